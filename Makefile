@@ -1,0 +1,47 @@
+# skillrelay — the two set-up commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+RALPH_VENV := .venv-ralph
+RALPH_VERSION := 5.1.0
+
+.PHONY: demo test lint typecheck pytest peers bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+# Ralph (a real xAPI LRS) lives in its own venv: it pins its own FastAPI/pydantic stack.
+$(RALPH_VENV)/.installed:
+	test -x $(RALPH_VENV)/bin/python || $(PYTHON) -m venv $(RALPH_VENV)
+	$(RALPH_VENV)/bin/python -m pip install --quiet 'ralph-malph[cli,lrs]==$(RALPH_VERSION)' requests
+	touch $@
+
+# PostgreSQL 15 server binaries for the store tests; installed from Debian when missing.
+peers: $(RALPH_VENV)/.installed
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql)
+
+demo: $(VENV)/.installed $(RALPH_VENV)/.installed
+	$(VENV)/bin/skillrelay demo
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+pytest: $(VENV)/.installed peers
+	$(VENV)/bin/pytest -q
+
+test: lint typecheck pytest
+
+bench: $(VENV)/.installed peers
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(RALPH_VENV) .peers .mypy_cache .ruff_cache .pytest_cache

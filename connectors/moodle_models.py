@@ -1,0 +1,138 @@
+"""Typed views of the Moodle web-service answers skillrelay reads (lenient: extra="ignore").
+
+Only the fields we use are modelled; Moodle 4.x adds many more and may add others later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class SiteFunction(Lenient):
+    name: str
+    version: str | None = None
+
+
+class SiteInfo(Lenient):
+    """core_webservice_get_site_info."""
+
+    sitename: str = ""
+    username: str = ""
+    userid: int
+    siteurl: str = ""
+    release: str | None = None
+    version: str | None = None
+    functions: tuple[SiteFunction, ...] = ()
+
+    @property
+    def function_names(self) -> frozenset[str]:
+        return frozenset(f.name for f in self.functions)
+
+
+class MoodleUser(Lenient):
+    """A user_description (users_by_field) or an enrolled user (fields limited by request)."""
+
+    id: int
+    username: str | None = None
+    fullname: str | None = None
+    email: str | None = None  # absent when the token's user may not see it
+    idnumber: str | None = None
+    suspended: bool | None = None
+
+
+class MoodleCourse(Lenient):
+    """core_enrol_get_users_courses item."""
+
+    id: int
+    shortname: str = ""
+    fullname: str = ""
+    idnumber: str | None = None
+    visible: bool | None = None
+    enablecompletion: bool | None = None
+    completed: bool | None = None
+    progress: float | None = None
+
+
+class CompletionStateCode(IntEnum):
+    """Moodle's COMPLETION_* states for an activity."""
+
+    INCOMPLETE = 0
+    COMPLETE = 1
+    COMPLETE_PASS = 2
+    COMPLETE_FAIL = 3
+
+
+class ActivityStatus(Lenient):
+    cmid: int
+    modname: str = ""
+    instance: int | None = None
+    state: int
+    timecompleted: int = 0  # unix seconds; 0 when never set
+    tracking: int = 0  # 0 none, 1 manual, 2 automatic
+    overrideby: int | None = None
+    istrackeduser: bool | None = None  # Moodle 4.0+; False for teachers and other non-learners
+
+
+class MoodleWarning(Lenient):
+    item: str | None = None
+    itemid: int | None = None
+    warningcode: str | None = None
+    message: str | None = None
+
+    def describe(self) -> str:
+        what = f"{self.item} {self.itemid}" if self.item else "warning"
+        return f"{what}: {self.warningcode or 'warning'}: {self.message or ''}".rstrip(": ")
+
+
+class ActivitiesCompletion(Lenient):
+    """core_completion_get_activities_completion_status."""
+
+    statuses: tuple[ActivityStatus, ...] = ()
+    warnings: tuple[MoodleWarning, ...] = ()
+
+
+class CourseModule(Lenient):
+    id: int  # the cmid
+    name: str = ""
+    instance: int | None = None
+    modname: str = ""
+    completion: int | None = None  # tracking: 0 none, 1 manual, 2 automatic
+
+
+class CourseSection(Lenient):
+    """core_course_get_contents item."""
+
+    id: int
+    name: str = ""
+    section: int | None = None
+    modules: tuple[CourseModule, ...] = Field(default=())
+
+
+class SentMessage(Lenient):
+    """core_message_send_instant_messages item: msgid -1 means this message failed."""
+
+    msgid: int
+    clientmsgid: str | None = None
+    errormessage: str | None = None
+    conversationid: int | None = None
+    timecreated: int | None = None
+
+
+@dataclass(frozen=True)
+class MessageOutcome:
+    """What happened to one message we asked Moodle to send."""
+
+    touserid: int
+    msgid: int | None  # None when Moodle refused it
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None

@@ -1,0 +1,225 @@
+"""Moodle completion sync: read each course's current activity states, emit what changed.
+
+Cost per sync: 1 + sum over courses of (1 + enrolled users) calls; see `connectors.moodle`.
+
+Web services offer no completion change feed, so the cursor of stream `course:<id>` holds the
+states seen last time, as compact JSON `{"<userid>:<cmid>": [state, timecompleted]}`. It is
+sparse: only modules of interest, only states other than incomplete (absent = incomplete or
+never seen), so its size follows the number of completions, not users x modules. Entries of
+users who left the course are dropped; a user or module Moodle did not report this time
+(a failed call, a hidden module) keeps its entry. Re-emitting is harmless: the natural key
+`moodle:<userid>:<cmid>:<state>:<timecompleted>` lets the inbox drop repeats, so an
+unreadable cursor simply starts over.
+
+Moodle state 1 -> COMPLETE, 2 -> PASSED, 3 -> FAILED, back to 0 -> INCOMPLETE. The first
+sync emits every current non-incomplete state (history for the admin); later syncs emit a
+Completion only when a state changed. A return to incomplete is dated by Moodle's time when
+it has one, otherwise by the sync time; its key then carries the time of the completion it
+undoes, so a re-run gives the same key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.moodle import SYNC_FUNCTIONS, MoodleClient
+from connectors.moodle_models import ActivitiesCompletion, ActivityStatus, MoodleUser
+from plugin.domain import Completion, CompletionState, PersonRef
+from plugin.errors import AuthError, FatalError
+from plugin.ports import Batch
+
+Key = tuple[int, int]  # (userid, cmid)
+Seen = tuple[int, int]  # (state, timecompleted)
+
+STATES: Mapping[int, CompletionState] = {
+    0: CompletionState.INCOMPLETE,
+    1: CompletionState.COMPLETE,
+    2: CompletionState.PASSED,
+    3: CompletionState.FAILED,
+}
+
+
+def course_stream(courseid: int) -> str:
+    return f"course:{courseid}"
+
+
+class MoodleSource:
+    """An EventSource over Moodle activity completion; one Batch per configured course.
+
+    Per-user completion calls run `concurrency` at a time. A failed call for one user (a
+    FatalError such as an unconfirmed account) goes to `Batch.errors` and keeps that user's
+    last known states; AuthError and RetriableError end the pull (fix or retry later).
+    """
+
+    name = "moodle"
+
+    def __init__(
+        self,
+        client: MoodleClient,
+        *,
+        courses: Iterable[int],
+        cmids: Iterable[int],
+        concurrency: int = 4,
+        only_active: bool = False,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.client = client
+        self.courses = tuple(sorted(set(courses)))
+        self.cmids = frozenset(cmids)
+        self.concurrency = concurrency
+        self.only_active = only_active
+
+    def pull(self, cursors: Mapping[str, str | None], now: datetime) -> Iterator[Batch]:
+        self.client.connect(SYNC_FUNCTIONS)
+        for courseid in self.courses:
+            yield self.sync_course(courseid, cursors.get(course_stream(courseid)), now)
+
+    def sync_course(self, courseid: int, cursor: str | None, now: datetime) -> Batch:
+        stream = course_stream(courseid)
+        known, errors = load_state(cursor)
+        errors = [f"course {courseid}: {e}" for e in errors]
+        try:
+            users = self.client.enrolled_users(courseid, only_active=self.only_active)
+        except AuthError:
+            raise
+        except FatalError as exc:
+            return Batch(stream, (), None, 0, errors=(f"course {courseid}: {exc}",))
+
+        by_user: dict[int, dict[int, Seen]] = {}
+        for (userid, cmid), seen in known.items():
+            if cmid in self.cmids:  # a module dropped from the manifest drops its entries
+                by_user.setdefault(userid, {})[cmid] = seen
+        state: dict[Key, Seen] = {}
+        events: list[Completion] = []
+        raw: list[Mapping[str, Any]] = []
+        fetched = 0
+        for user, outcome in zip(users, self._read(courseid, users), strict=True):
+            before = by_user.get(user.id, {})
+            if isinstance(outcome, FatalError):
+                errors.append(f"course {courseid} user {user.id}: {outcome}")
+                state.update(((user.id, cmid), seen) for cmid, seen in before.items())
+                continue
+            fetched += len(outcome.statuses)
+            errors.extend(
+                f"course {courseid} user {user.id}: {w.describe()}" for w in outcome.warnings
+            )
+            after = dict(before)  # modules not reported this time keep their entry
+            for status in outcome.statuses:
+                if status.cmid not in self.cmids or status.istrackeduser is False:
+                    continue
+                if status.state not in STATES:
+                    errors.append(
+                        f"course {courseid} user {user.id} cm {status.cmid}: "
+                        f"unknown completion state {status.state}"
+                    )
+                    continue
+                event = change(user, status, before.get(status.cmid), now)
+                if event is not None:
+                    events.append(event)
+                    raw.append({"courseid": courseid, "userid": user.id, **status.model_dump()})
+                if status.state:
+                    after[status.cmid] = (status.state, status.timecompleted)
+                else:
+                    after.pop(status.cmid, None)
+            state.update(((user.id, cmid), seen) for cmid, seen in after.items())
+
+        encoded = dump_state(state)
+        return Batch(
+            stream=stream,
+            events=tuple(events),
+            cursor=None if encoded == cursor else encoded,
+            fetched=fetched,
+            raw=tuple(raw),
+            errors=tuple(errors),
+        )
+
+    def _read(
+        self, courseid: int, users: Sequence[MoodleUser]
+    ) -> list[ActivitiesCompletion | FatalError]:
+        """Each user's completion, in order, at most `concurrency` calls in flight."""
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="moodle-sync") as pool:
+            futures = [
+                pool.submit(self.client.activities_completion, courseid, user.id) for user in users
+            ]
+            try:
+                return [_settle(future) for future in futures]
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+
+
+def _settle(future: Future[ActivitiesCompletion]) -> ActivitiesCompletion | FatalError:
+    try:
+        return future.result()
+    except AuthError:
+        raise
+    except FatalError as exc:
+        return exc
+
+
+def change(
+    user: MoodleUser, status: ActivityStatus, before: Seen | None, now: datetime
+) -> Completion | None:
+    """The Completion for a state that differs from the last one seen, else None."""
+    previous = before[0] if before else 0
+    if status.state == previous:
+        return None
+    stamp = status.timecompleted
+    if status.state == 0 and not stamp and before:
+        stamp = before[1]  # undoing the completion seen at this time
+    at = datetime.fromtimestamp(status.timecompleted, UTC) if status.timecompleted else now
+    return Completion(
+        source="moodle",
+        natural_key=f"moodle:{user.id}:{status.cmid}:{status.state}:{stamp}",
+        person=PersonRef(
+            system="moodle", id=str(user.id), email=user.email or None, display_name=user.fullname
+        ),
+        module=f"moodle:cm:{status.cmid}",
+        state=STATES[status.state],
+        at=at,
+    )
+
+
+def load_state(cursor: str | None) -> tuple[dict[Key, Seen], list[str]]:
+    """Decode a course cursor; an unreadable one starts over (with a note for Batch.errors)."""
+    if not cursor:
+        return {}, []
+    try:
+        data = json.loads(cursor)
+        state: dict[Key, Seen] = {}
+        for key, (seen_state, seen_time) in data.items():
+            userid, cmid = key.split(":")
+            state[(int(userid), int(cmid))] = (int(seen_state), int(seen_time))
+    except (ValueError, TypeError, AttributeError):
+        return {}, ["unreadable cursor, starting over (repeats are dropped by natural key)"]
+    return state, []
+
+
+def dump_state(state: Mapping[Key, Seen]) -> str:
+    data = {f"{u}:{c}": [s, t] for (u, c), (s, t) in sorted(state.items())}
+    return json.dumps(data, separators=(",", ":"))
+
+
+def locate_modules(
+    client: MoodleClient, cmids: Iterable[int], candidate_courses: Iterable[int] | None = None
+) -> dict[int, int]:
+    """Map each cmid to its course id by reading core_course_get_contents, one call per
+    candidate course, stopping once all are found. Without candidates, the courses of the
+    token's user are searched (2 more calls). cmids not found are absent from the result."""
+    wanted = set(cmids)
+    if candidate_courses is None:
+        info = client.site_info()
+        candidate_courses = [course.id for course in client.users_courses(info.userid)]
+    found: dict[int, int] = {}
+    for courseid in candidate_courses:
+        if wanted <= found.keys():
+            break
+        for section in client.course_contents(courseid):
+            found.update({m.id: courseid for m in section.modules if m.id in wanted})
+    return found

@@ -1,0 +1,49 @@
+"""The `skillrelay` command: a thin argparse shell over the subcommand modules."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from plugin import __version__, logs
+from plugin.errors import ConfigError, SkillrelayError
+
+# Each module in plugin.commands exposes register(subparsers) and sets `func` on its parser.
+COMMAND_MODULES = ["manifest", "db", "demo"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="skillrelay",
+        description="Learn a skill, apply it in a Jira ticket, earn a reward that counts at work.",
+    )
+    parser.add_argument("--version", action="version", version=f"skillrelay {__version__}")
+    parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"plugin.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logs.configure(args.log_level)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        # One `file:line: field: message` line per problem, so editors can jump to each.
+        print(exc, file=sys.stderr)
+        return exc.exit_code
+    except SkillrelayError as exc:
+        print(f"skillrelay: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Domain events every source is normalised into before they reach the inbox and the engine."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+System = Literal["jira", "moodle", "xapi"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PersonRef(Frozen):
+    """How one system names a person; identities resolve it to a manifest person id."""
+
+    system: System
+    id: str  # Jira accountId / key, Moodle user id, xAPI actor key (see connectors.xapi)
+    email: str | None = None
+    display_name: str | None = None
+
+
+class CompletionState(StrEnum):
+    INCOMPLETE = "incomplete"  # back to not done (Moodle state 0, xAPI `uncompleted`, voided)
+    COMPLETE = "complete"
+    PASSED = "passed"
+    FAILED = "failed"
+
+
+class Completion(Frozen):
+    """A learner's module state changed (Moodle completion, or an xAPI statement)."""
+
+    kind: Literal["completion"] = "completion"
+    source: System
+    natural_key: str  # unique per source: statement id, or moodle user:cmid:state:time
+    person: PersonRef
+    module: str  # "moodle:cm:<cmid>" or an xAPI activity IRI
+    state: CompletionState
+    at: datetime
+
+
+class Ticket(Frozen):
+    """The fields of a Jira issue the engine reads."""
+
+    id: str
+    key: str
+    project: str | None = None
+    summary: str | None = None
+    status: str | None = None
+    status_category: str | None = None  # Jira statusCategory.key: new | indeterminate | done
+    resolution: str | None = None
+    assignee: PersonRef | None = None
+    labels: tuple[str, ...] = ()
+    components: tuple[str, ...] = ()
+    fields: dict[str, str | list[str] | None] = Field(default_factory=dict)  # custom fields
+    updated: datetime | None = None
+    resolution_date: datetime | None = None
+    url: str | None = None
+
+
+class TicketTransition(Frozen):
+    """A ticket moved between status categories (from the changelog or a webhook)."""
+
+    kind: Literal["ticket"] = "ticket"
+    source: Literal["jira"] = "jira"
+    natural_key: str  # jira:<issue id>:<changelog id> or a webhook identifier
+    ticket: Ticket
+    from_category: str | None
+    to_category: str | None
+    at: datetime
+    by: PersonRef | None = None

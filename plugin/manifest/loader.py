@@ -1,0 +1,139 @@
+"""Read a manifest: YAML (keeping each node's line) -> Manifest, or a ConfigError that names
+file:line and the field path of every problem at once."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from plugin.errors import ConfigError, Problem
+from plugin.manifest.base import Loc
+from plugin.manifest.messages import translate
+from plugin.manifest.model import Manifest
+from plugin.manifest.paths import render
+
+STARTED_AT = ("while scanning a simple key", "while scanning a quoted", "while parsing a flow")
+TOP_LEVEL = "version, organisation, sources, identities, skills, rewards, ..."
+
+
+class _Constructor(RoundTripConstructor):
+    """Leaves dates as text for pydantic to parse: ruamel raises a bare ValueError, with no
+    line, on a date like 2026-13-01."""
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_str)
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
+    return yaml
+
+
+def load_manifest(path: str | os.PathLike[str]) -> Manifest:
+    name = str(path)
+    root = _parse(Path(path), name)
+    try:
+        return Manifest.model_validate(_plain(root))
+    except ValidationError as exc:
+        errors = _without_echoes(exc.errors())
+        found = [pair for error in errors for pair in translate(error, Manifest)]
+        problems = [Problem(name, line_of(root, loc), render(loc), msg) for loc, msg in found]
+        problems.sort(key=lambda p: p.line or 0)
+        raise ConfigError(problems) from None
+
+
+def _without_echoes(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Drop "needs at least N items" for a list whose items are already reported: it only
+    counts the items that were valid."""
+    inside = {error["loc"][:n] for error in errors for n in range(len(error["loc"]))}
+    return [e for e in errors if not (e["type"] == "too_short" and e["loc"] in inside)]
+
+
+def _fail(name: str, line: int | None, message: str) -> ConfigError:
+    return ConfigError([Problem(name, line, "", message)])
+
+
+def _parse(path: Path, name: str) -> CommentedMap:
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # tolerate a BOM
+    except FileNotFoundError:
+        raise _fail(name, None, "file not found") from None
+    except IsADirectoryError:
+        raise _fail(name, None, "is a directory, not a manifest file") from None
+    except UnicodeDecodeError:
+        raise _fail(name, None, "is not UTF-8 text") from None
+    except OSError as exc:
+        raise _fail(name, None, f"cannot be read: {exc.strerror}") from None
+    try:
+        root = _yaml().load(text)
+    except YAMLError as exc:
+        raise _fail(name, *_syntax(exc)) from None
+    if root is None:
+        raise _fail(name, 1, f"the manifest is empty; expected a mapping with {TOP_LEVEL}")
+    if not isinstance(root, CommentedMap):
+        what = "a list" if isinstance(root, CommentedSeq) else "a single value"
+        line = root.lc.line + 1 if isinstance(root, CommentedSeq) else 1
+        raise _fail(name, line, f"the top level must be a mapping with {TOP_LEVEL}, not {what}")
+    return root
+
+
+def _syntax(exc: YAMLError) -> tuple[int | None, str]:
+    if not isinstance(exc, MarkedYAMLError):
+        return None, f"invalid YAML: {exc}"
+    problem = (exc.problem or "syntax error").replace("\t", "\\t (a tab; indent with spaces)")
+    context, mark = exc.context, exc.problem_mark
+    # An unfinished key, quote or [list] is reported where the scanner gave up; the line
+    # where it started is the one to fix.
+    if context and exc.context_mark and context.startswith(STARTED_AT):
+        mark = exc.context_mark
+    mark = mark or exc.context_mark
+    line = mark.line + 1 if mark else None
+    duplicate = re.match(r'found duplicate key "([^"]*)"', problem)
+    if duplicate:  # ruamel quotes both values; name only the key (values may be secrets)
+        return line, f"invalid YAML: duplicate key {duplicate.group(1)!r}"
+    if "another document" in problem:
+        return line, "invalid YAML: the manifest must be a single document (found a second '---')"
+    if context and exc.context_mark and exc.context_mark.line + 1 != line:
+        context = f"{context} that starts at line {exc.context_mark.line + 1}"
+    return line, f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip types -> plain Python, so validation sees ordinary values."""
+    if isinstance(node, dict):
+        return {_plain(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    for kind in (bool, int, float, str):
+        if isinstance(node, kind):
+            return kind(node)
+    return node
+
+
+def line_of(root: CommentedMap, loc: Loc) -> int:
+    """1-based line of the deepest node on the path that exists in the YAML."""
+    node: Any = root
+    line = int(root.lc.line) + 1
+    for part in loc:
+        try:
+            if isinstance(node, CommentedMap) and part in node:
+                position = node.lc.key(part)
+            elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+                position = node.lc.item(part)
+            else:
+                break
+        except (KeyError, IndexError, AttributeError):  # e.g. keys merged in with `<<:`
+            break
+        node = node[part]
+        line = int(position[0]) + 1
+    return line

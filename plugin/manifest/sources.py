@@ -1,0 +1,84 @@
+"""Where skillrelay reads from: one Jira, one Moodle and one xAPI LRS, each with its own auth."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StrictInt, StringConstraints
+
+from plugin.manifest.base import Email, EnvName, Id, Strict, Url
+
+HEADER_PATTERN = r"^[A-Za-z0-9-]+$"
+PROJECT_PATTERN = r"^[A-Z][A-Z0-9_]+$"
+CUSTOM_FIELD_PATTERN = r"^customfield_[0-9]+$"
+
+
+class JiraBasicAuth(Strict):
+    """Jira Cloud: the account's email and an API token (held in an environment variable)."""
+
+    type: Literal["basic"]
+    email: Email
+    token_env: EnvName
+
+
+class JiraBearerAuth(Strict):
+    """Jira Data Center: a personal access token (held in an environment variable)."""
+
+    type: Literal["bearer"]
+    token_env: EnvName
+
+
+class XapiBasicAuth(Strict):
+    type: Literal["basic"]
+    username_env: EnvName
+    password_env: EnvName
+
+
+class XapiBearerAuth(Strict):
+    type: Literal["bearer"]
+    token_env: EnvName
+
+
+JiraAuth = Annotated[JiraBasicAuth | JiraBearerAuth, Field(discriminator="type")]
+XapiAuth = Annotated[XapiBasicAuth | XapiBearerAuth, Field(discriminator="type")]
+
+
+class JiraSource(Strict):
+    id: Id
+    type: Literal["jira"]
+    deployment: Literal["cloud", "datacenter"]
+    base_url: Url
+    auth: JiraAuth
+    # Admin webhooks sign their body with this secret (X-Hub-Signature).
+    webhook_secret_env: EnvName
+    # Automation "Send web request" rules cannot sign; they send a shared secret header.
+    automation_secret_env: EnvName | None = None
+    automation_header: Annotated[str, StringConstraints(pattern=HEADER_PATTERN)] = (
+        "X-Skillrelay-Token"
+    )
+    projects: tuple[Annotated[str, StringConstraints(pattern=PROJECT_PATTERN)], ...] = Field(
+        min_length=1
+    )
+    skill_field: Annotated[str, StringConstraints(pattern=CUSTOM_FIELD_PATTERN)] | None = None
+
+
+class MoodleSource(Strict):
+    id: Id
+    type: Literal["moodle"]
+    url: Url
+    token_env: EnvName
+    concurrency: Annotated[StrictInt, Field(ge=1, le=32)] = 4
+
+
+class XapiSource(Strict):
+    id: Id
+    type: Literal["xapi"]
+    endpoint: Url
+    auth: XapiAuth
+    xapi_version: Literal["1.0.3", "2.0.0"] = "1.0.3"
+    # Shared secret an LRS sends when it forwards statements to our webhook.
+    forward_secret_env: EnvName | None = None
+
+
+Source = Annotated[JiraSource | MoodleSource | XapiSource, Field(discriminator="type")]
+SOURCE_TYPES = ("jira", "moodle", "xapi")
