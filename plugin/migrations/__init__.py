@@ -1,0 +1,1 @@
+"""Alembic migrations, driven from code by plugin.store.migrate (no alembic.ini needed)."""

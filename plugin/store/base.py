@@ -1,0 +1,49 @@
+"""What every repository shares: an engine, a clock, and "use this transaction or open one"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, RowMapping, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+Clock = Callable[[], datetime]
+T = TypeVar("T")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Repository:
+    def __init__(self, engine: Engine, clock: Clock = utc_now) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    @contextmanager
+    def tx(self, conn: Connection | None) -> Iterator[Connection]:
+        """Run inside the caller's transaction, or in a new one committed on success."""
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.begin() as new:
+            yield new
+
+    def is_postgres(self, conn: Connection) -> bool:
+        return conn.dialect.name == "postgresql"
+
+
+def upsert_insert(conn: Connection, table: Table) -> Any:
+    """An INSERT that understands ON CONFLICT on this connection's database."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def to_model(model: type[T], row: RowMapping) -> T:
+    names = {f.name for f in fields(model)}  # type: ignore[arg-type]
+    return model(**{k: v for k, v in row.items() if k in names})

@@ -1,0 +1,70 @@
+"""The engine for a database URL: SQLite on one machine, PostgreSQL to scale out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from plugin.errors import ConfigError, Problem
+from plugin.settings import DATABASE_ENV
+
+EXPECTED = "expected sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
+# Bare PostgreSQL schemes (as hosting platforms hand them out) all mean our one driver.
+POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def _config_error(message: str) -> ConfigError:
+    return ConfigError([Problem(file="", line=None, field=DATABASE_ENV, message=message)])
+
+
+def parse_url(url: str | URL) -> URL:
+    """Parse and normalise a database URL; a bad one is a ConfigError naming the setting."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        # Never echo the text: a URL that fails to parse may still hold a password.
+        raise _config_error(f"not a valid database URL ({EXPECTED})") from None
+    if parsed.drivername in POSTGRES_SCHEMES:
+        return parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername in {"sqlite", "sqlite+pysqlite"}:
+        return parsed
+    raise _config_error(f"unsupported database {parsed.drivername!r} ({EXPECTED})")
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL as it may be printed or logged: the password replaced by ***."""
+    return parse_url(url).render_as_string(hide_password=True)
+
+
+def make_engine(url: str | URL) -> Engine:
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when a transaction starts.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, much faster than FULL
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Any) -> None:
+        # One writer: take the write lock up front, so two transactions never deadlock
+        # upgrading a read lock; others wait up to busy_timeout instead of failing.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

@@ -1,0 +1,150 @@
+"""The inbox: every raw event from every source, stored once per (source, natural key)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, or_, select, update
+
+from plugin.store.base import Repository, to_model, upsert_insert
+from plugin.store.models import InboxEvent, InboxItem, InboxStatus, Json
+from plugin.store.schema import INBOX_STATUSES, inbox
+
+Items = list[InboxItem]
+CHUNK = 500  # rows per INSERT: well under SQLite's limit on bound parameters
+DEFAULT_LEASE = 300
+
+
+class Inbox(Repository):
+    def add(
+        self,
+        source: str,
+        kind: str,
+        natural_key: str,
+        payload: Json,
+        raw: Json | None = None,
+        received_at: datetime | None = None,
+        *,
+        conn: Connection | None = None,
+    ) -> bool:
+        """Store one event; False when its natural key was already there (a normal outcome)."""
+        at = received_at or self.clock()
+        new, _ = self.add_many([InboxEvent(source, kind, natural_key, payload, at, raw)], conn=conn)
+        return new == 1
+
+    def add_many(
+        self, events: Iterable[InboxEvent], *, conn: Connection | None = None
+    ) -> tuple[int, int]:
+        """Store a batch; returns (new, duplicates).
+
+        ON CONFLICT DO NOTHING rather than catching the integrity error: on PostgreSQL a
+        failed INSERT would abort the caller's whole transaction.
+        """
+        rows = [_row(e) for e in events]
+        new = 0
+        with self.tx(conn) as c:
+            for start in range(0, len(rows), CHUNK):
+                stmt = (
+                    upsert_insert(c, inbox)
+                    .values(rows[start : start + CHUNK])
+                    .on_conflict_do_nothing(index_elements=["source", "natural_key"])
+                    .returning(inbox.c.id)
+                )
+                new += len(c.execute(stmt).all())
+        return new, len(rows) - new
+
+    def claim(
+        self,
+        limit: int,
+        worker: str,
+        *,
+        lease_seconds: float = DEFAULT_LEASE,
+        statuses: Sequence[InboxStatus] = ("new",),
+        conn: Connection | None = None,
+    ) -> Items:
+        """Lease the oldest unclaimed events to one worker; an expired lease is free again."""
+        now = self.clock()
+        free = or_(inbox.c.claimed_until.is_(None), inbox.c.claimed_until < now)
+        query = (
+            select(inbox.c.id)
+            .where(inbox.c.status.in_(statuses), free)
+            .order_by(inbox.c.id)
+            .limit(limit)
+        )
+        with self.tx(conn) as c:
+            if self.is_postgres(c):
+                query = query.with_for_update(skip_locked=True)
+            ids = c.execute(query).scalars().all()
+            if not ids:
+                return []
+            stmt = (
+                update(inbox)
+                .where(inbox.c.id.in_(ids))
+                .values(
+                    claimed_by=worker,
+                    claimed_until=now + timedelta(seconds=lease_seconds),
+                    attempts=inbox.c.attempts + 1,
+                )
+                .returning(*inbox.c)
+            )
+            rows = c.execute(stmt).mappings().all()
+        return sorted((to_model(InboxItem, r) for r in rows), key=lambda item: item.id)
+
+    def mark_processed(self, ids: Iterable[int], *, conn: Connection | None = None) -> None:
+        self._finish(list(ids), conn, status="processed", processed_at=self.clock(), error=None)
+
+    def mark_failed(self, id: int, error: str, *, conn: Connection | None = None) -> None:
+        self._finish([id], conn, status="failed", error=error)
+
+    def mark_deferred(self, id: int, reason: str, *, conn: Connection | None = None) -> None:
+        """Park an event that cannot be decided yet; claim(statuses=("deferred",)) finds it."""
+        self._finish([id], conn, status="deferred", error=reason)
+
+    def _finish(self, ids: list[int], conn: Connection | None, **values: Any) -> None:
+        if not ids:
+            return
+        with self.tx(conn) as c:
+            stmt = update(inbox).where(inbox.c.id.in_(ids))
+            c.execute(stmt.values(claimed_by=None, claimed_until=None, **values))
+
+    def get(self, id: int, *, conn: Connection | None = None) -> InboxItem | None:
+        with self.tx(conn) as c:
+            row = c.execute(select(inbox).where(inbox.c.id == id)).mappings().first()
+        return to_model(InboxItem, row) if row else None
+
+    def count_by_status(self, *, conn: Connection | None = None) -> dict[str, int]:
+        counts = dict.fromkeys(INBOX_STATUSES, 0)
+        query = select(inbox.c.status, func.count()).group_by(inbox.c.status)
+        with self.tx(conn) as c:
+            counts.update({status: n for status, n in c.execute(query)})
+        return counts
+
+    def list(
+        self,
+        source: str | None = None,
+        kind: str | None = None,
+        status: InboxStatus | None = None,
+        limit: int = 100,
+        *,
+        conn: Connection | None = None,
+    ) -> Items:
+        """The newest events first."""
+        query = select(inbox).order_by(inbox.c.id.desc()).limit(limit)
+        for column, value in (("source", source), ("kind", kind), ("status", status)):
+            if value is not None:
+                query = query.where(inbox.c[column] == value)
+        with self.tx(conn) as c:
+            return [to_model(InboxItem, r) for r in c.execute(query).mappings()]
+
+
+def _row(event: InboxEvent) -> dict[str, Any]:
+    return {
+        "source": event.source,
+        "kind": event.kind,
+        "natural_key": event.natural_key,
+        "payload": event.payload,
+        "raw": event.raw,
+        "received_at": event.received_at,
+    }

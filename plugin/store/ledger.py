@@ -1,0 +1,192 @@
+"""The awards ledger: one award per (person, skill, ticket), its state changes kept as history."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, func, insert, select, update
+
+from plugin.store.base import Repository, to_model, upsert_insert
+from plugin.store.models import (
+    Award,
+    AwardEvent,
+    AwardState,
+    InvalidTransition,
+    NewAward,
+    UnknownAward,
+)
+from plugin.store.schema import award_events, awards
+
+Awards = list[Award]
+
+# Where an award may go next. rejected and revoked are final.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending_approval": frozenset({"approved", "rejected", "revoked"}),
+    "approved": frozenset({"fulfilled", "revoked"}),
+    "fulfilled": frozenset({"revocation_flagged"}),
+    # A flagged reward was already handed out: a person decides to take it back or keep it.
+    "revocation_flagged": frozenset({"revoked", "fulfilled"}),
+    "rejected": frozenset(),
+    "revoked": frozenset(),
+}
+INITIAL_STATES = frozenset({"pending_approval", "approved", "fulfilled"})
+# Points count once the award is granted, until it is actually taken back.
+EARNED_STATES = ("approved", "fulfilled", "revocation_flagged")
+# Awards that use a budget or a cap: everything not turned down or taken back.
+COUNTED_STATES = ("pending_approval", *EARNED_STATES)
+
+
+class Ledger(Repository):
+    def insert(
+        self, award: NewAward, *, actor: str = "engine", conn: Connection | None = None
+    ) -> tuple[Award, bool]:
+        """Add an award; if (person, skill, ticket) already has one, return that, created False."""
+        if award.state not in INITIAL_STATES:
+            raise InvalidTransition(f"an award cannot start as {award.state!r}")
+        now = self.clock()
+        values: dict[str, Any] = {**asdict(award), "created_at": now, "updated_at": now}
+        with self.tx(conn) as c:
+            stmt = (
+                upsert_insert(c, awards)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=["person_id", "skill_id", "ticket_key"])
+                .returning(*awards.c)
+            )
+            row = c.execute(stmt).mappings().first()
+            if row is None:
+                key = (
+                    (awards.c.person_id == award.person_id)
+                    & (awards.c.skill_id == award.skill_id)
+                    & (awards.c.ticket_key == award.ticket_key)
+                )
+                return self._one(
+                    c, key, f"{award.person_id}/{award.skill_id}/{award.ticket_key}"
+                ), False
+            created = to_model(Award, row)
+            self._record(c, created.id, None, created.state, actor, None, now)
+            return created, True
+
+    def transition(
+        self,
+        award_id: int,
+        to_state: AwardState,
+        actor: str,
+        note: str | None = None,
+        at: datetime | None = None,
+        *,
+        conn: Connection | None = None,
+    ) -> Award:
+        at = at or self.clock()
+        with self.tx(conn) as c:
+            current = self._one(c, awards.c.id == award_id, str(award_id))
+            if to_state not in TRANSITIONS[current.state]:
+                allowed = ", ".join(sorted(TRANSITIONS[current.state])) or "nothing (final)"
+                raise InvalidTransition(
+                    f"award {award_id} is {current.state}; it cannot become {to_state} "
+                    f"(allowed: {allowed})"
+                )
+            # Compare-and-set on the state read above, so two racing approvals cannot both win.
+            stmt = (
+                update(awards)
+                .where(awards.c.id == award_id, awards.c.state == current.state)
+                .values(state=to_state, updated_at=at)
+                .returning(*awards.c)
+            )
+            row = c.execute(stmt).mappings().first()
+            if row is None:
+                raise InvalidTransition(f"award {award_id} changed state meanwhile; try again")
+            self._record(c, award_id, current.state, to_state, actor, note, at)
+            return to_model(Award, row)
+
+    def get(self, award_id: int, *, conn: Connection | None = None) -> Award | None:
+        with self.tx(conn) as c:
+            row = c.execute(select(awards).where(awards.c.id == award_id)).mappings().first()
+        return to_model(Award, row) if row else None
+
+    def events(self, award_id: int, *, conn: Connection | None = None) -> list[AwardEvent]:
+        query = select(award_events).where(award_events.c.award_id == award_id)
+        with self.tx(conn) as c:
+            rows = c.execute(query.order_by(award_events.c.id)).mappings()
+            return [to_model(AwardEvent, r) for r in rows]
+
+    def list(
+        self,
+        state: AwardState | None = None,
+        person: str | None = None,
+        sprint: str | None = None,
+        *,
+        conn: Connection | None = None,
+    ) -> Awards:
+        query = select(awards).order_by(awards.c.id)
+        for column, value in (("state", state), ("person_id", person), ("sprint_id", sprint)):
+            if value is not None:
+                query = query.where(awards.c[column] == value)
+        with self.tx(conn) as c:
+            return [to_model(Award, r) for r in c.execute(query).mappings()]
+
+    def points_by_person(
+        self, sprint: str | None = None, *, conn: Connection | None = None
+    ) -> dict[str, int]:
+        """Points earned per person (granted and not taken back), optionally in one sprint."""
+        query = (
+            select(awards.c.person_id, func.sum(awards.c.points))
+            .where(awards.c.state.in_(EARNED_STATES))
+            .group_by(awards.c.person_id)
+        )
+        if sprint is not None:
+            query = query.where(awards.c.sprint_id == sprint)
+        with self.tx(conn) as c:
+            return {person: int(total) for person, total in c.execute(query)}
+
+    def count_for_reward(
+        self, reward_id: str, since: datetime, until: datetime, *, conn: Connection | None = None
+    ) -> int:
+        """Budget use: awards of a reward whose ticket was done in [since, until).
+
+        The ticket's done time, not the insert time, so replaying history decides the same.
+        """
+        return self._count(
+            conn,
+            awards.c.reward_id == reward_id,
+            awards.c.ticket_done_at >= since,
+            awards.c.ticket_done_at < until,
+        )
+
+    def count_for_person_sprint(
+        self, person_id: str, sprint_id: str, *, conn: Connection | None = None
+    ) -> int:
+        return self._count(conn, awards.c.person_id == person_id, awards.c.sprint_id == sprint_id)
+
+    def _count(self, conn: Connection | None, *where: ColumnElement[bool]) -> int:
+        query = select(func.count()).where(awards.c.state.in_(COUNTED_STATES), *where)
+        with self.tx(conn) as c:
+            return int(c.execute(query).scalar_one())
+
+    def _one(self, c: Connection, where: ColumnElement[bool], name: str) -> Award:
+        row = c.execute(select(awards).where(where)).mappings().first()
+        if row is None:
+            raise UnknownAward(f"no award {name}")
+        return to_model(Award, row)
+
+    def _record(
+        self,
+        c: Connection,
+        award_id: int,
+        from_state: str | None,
+        to_state: str,
+        actor: str,
+        note: str | None,
+        at: datetime,
+    ) -> None:
+        c.execute(
+            insert(award_events).values(
+                award_id=award_id,
+                from_state=from_state,
+                to_state=to_state,
+                actor=actor,
+                note=note,
+                at=at,
+            )
+        )

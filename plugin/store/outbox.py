@@ -1,0 +1,160 @@
+"""The outbox: effects on other systems (comments, labels, statements), retried until done.
+
+Each effect is stored once per idempotency key in the same transaction as the decision
+that caused it; workers lease due rows, so a crashed worker's rows come back after the lease.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select, update
+
+from plugin.store.base import Repository, to_model, upsert_insert
+from plugin.store.models import Backlog, Json, OutboxItem, OutboxStatus
+from plugin.store.schema import outbox
+
+Items = list[OutboxItem]
+
+
+class Outbox(Repository):
+    def enqueue(
+        self,
+        idempotency_key: str,
+        target: str,
+        action: str,
+        payload: Json,
+        at: datetime | None = None,
+        *,
+        conn: Connection | None = None,
+    ) -> bool:
+        """Queue an effect, due at `at` (default now); False if the key was already queued."""
+        now = self.clock()
+        values = {
+            "idempotency_key": idempotency_key,
+            "target": target,
+            "action": action,
+            "payload": payload,
+            "next_attempt_at": at or now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self.tx(conn) as c:
+            stmt = upsert_insert(c, outbox).values(values)
+            stmt = stmt.on_conflict_do_nothing(index_elements=["idempotency_key"])
+            # RETURNING, not rowcount: the driver may report -1 for an INSERT on PostgreSQL.
+            return c.execute(stmt.returning(outbox.c.id)).first() is not None
+
+    def claim_due(
+        self,
+        now: datetime,
+        limit: int,
+        worker: str,
+        lease_seconds: float = 60,
+        *,
+        conn: Connection | None = None,
+    ) -> Items:
+        """Lease up to `limit` due effects: pending and due, or in flight with a lapsed lease."""
+        due = or_(
+            and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
+            and_(outbox.c.status == "in_flight", outbox.c.claimed_until < now),
+        )
+        query = select(outbox.c.id).where(due).order_by(outbox.c.next_attempt_at, outbox.c.id)
+        query = query.limit(limit)
+        with self.tx(conn) as c:
+            if self.is_postgres(c):
+                # Rows another worker is claiming right now are skipped, not waited for.
+                query = query.with_for_update(skip_locked=True)
+            ids = c.execute(query).scalars().all()
+            if not ids:
+                return []
+            stmt = (
+                update(outbox)
+                .where(outbox.c.id.in_(ids))
+                .values(
+                    status="in_flight",
+                    claimed_by=worker,
+                    claimed_until=now + timedelta(seconds=lease_seconds),
+                    attempts=outbox.c.attempts + 1,
+                    updated_at=now,
+                )
+                .returning(*outbox.c)
+            )
+            rows = c.execute(stmt).mappings().all()
+        items = [to_model(OutboxItem, r) for r in rows]
+        return sorted(items, key=lambda item: (item.next_attempt_at, item.id))
+
+    def mark_done(
+        self, id: int, *, worker: str | None = None, conn: Connection | None = None
+    ) -> bool:
+        """Record success. With `worker`, only if that worker still holds the lease."""
+        return self._set(id, worker, conn, status="done", last_error=None)
+
+    def mark_retry(
+        self,
+        id: int,
+        error: str,
+        next_attempt_at: datetime,
+        *,
+        worker: str | None = None,
+        conn: Connection | None = None,
+    ) -> bool:
+        return self._set(
+            id, worker, conn, status="pending", last_error=error, next_attempt_at=next_attempt_at
+        )
+
+    def mark_dead(
+        self, id: int, error: str, *, worker: str | None = None, conn: Connection | None = None
+    ) -> bool:
+        return self._set(id, worker, conn, status="dead", last_error=error)
+
+    def retry(self, id: int, *, conn: Connection | None = None) -> bool:
+        """Give a dead effect a fresh start now; False if it was not dead."""
+        now = self.clock()
+        stmt = (
+            update(outbox)
+            .where(outbox.c.id == id, outbox.c.status == "dead")
+            .values(status="pending", attempts=0, next_attempt_at=now, updated_at=now)
+        )
+        with self.tx(conn) as c:
+            return c.execute(stmt.returning(outbox.c.id)).first() is not None
+
+    def _set(self, id: int, worker: str | None, conn: Connection | None, **values: Any) -> bool:
+        stmt = update(outbox).where(outbox.c.id == id)
+        if worker is not None:
+            stmt = stmt.where(outbox.c.claimed_by == worker, outbox.c.status == "in_flight")
+        values.update(claimed_by=None, claimed_until=None, updated_at=self.clock())
+        with self.tx(conn) as c:
+            return c.execute(stmt.values(**values).returning(outbox.c.id)).first() is not None
+
+    def get(self, id: int, *, conn: Connection | None = None) -> OutboxItem | None:
+        with self.tx(conn) as c:
+            row = c.execute(select(outbox).where(outbox.c.id == id)).mappings().first()
+        return to_model(OutboxItem, row) if row else None
+
+    def list(
+        self,
+        status: OutboxStatus | None = None,
+        limit: int = 100,
+        *,
+        conn: Connection | None = None,
+    ) -> Items:
+        query = select(outbox).order_by(outbox.c.id).limit(limit)
+        if status is not None:
+            query = query.where(outbox.c.status == status)
+        with self.tx(conn) as c:
+            return [to_model(OutboxItem, r) for r in c.execute(query).mappings()]
+
+    def backlog(self, *, conn: Connection | None = None) -> Backlog:
+        counts = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+        oldest = select(func.min(outbox.c.next_attempt_at)).where(outbox.c.status == "pending")
+        with self.tx(conn) as c:
+            by_status: dict[str, int] = dict(c.execute(counts).all())
+            oldest_due = c.execute(oldest).scalar_one_or_none()
+        return Backlog(
+            pending=by_status.get("pending", 0),
+            in_flight=by_status.get("in_flight", 0),
+            dead=by_status.get("dead", 0),
+            oldest_due=oldest_due,
+        )
