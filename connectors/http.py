@@ -55,8 +55,13 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 def classify(service: str, response: requests.Response, now: float) -> None:
     """Raise the right error class for a failed response; return quietly for a success."""
     status = response.status_code
-    if status < 400:
+    if status < 300:
         return
+    if status < 400:
+        where = urlsplit(response.headers.get("Location", "")).netloc or "elsewhere"
+        raise FatalError(
+            service, f"unexpected redirect to {where}; check the configured URL", status
+        )
     reason = response.reason or "error"
     if status in AUTH_STATUSES:
         raise AuthError(service, f"{reason}: check the credentials and permissions", status)
@@ -87,10 +92,9 @@ class HttpClient:
         self.policy = policy or RetryPolicy()
         self.sleep = sleep
         self.clock = clock
-        if headers:
-            self.session.headers.update(headers)
-        if auth is not None:
-            self.session.auth = auth
+        # Kept on the client, not the session: an injected session may be shared by connectors.
+        self.headers = dict(headers or {})
+        self.auth = auth
         base = urlsplit(self.base_url)
         self._origin = (base.scheme, base.netloc)
 
@@ -120,6 +124,12 @@ class HttpClient:
         url = self.url(path)
         accepted = frozenset(ok)
         kwargs.setdefault("timeout", self.policy.timeout)
+        # A redirect could lead to another host with our credentials: treat 3xx as an answer.
+        kwargs.setdefault("allow_redirects", False)
+        if self.headers:
+            kwargs["headers"] = {**self.headers, **(kwargs.get("headers") or {})}
+        if self.auth is not None:
+            kwargs.setdefault("auth", self.auth)
 
         def once() -> requests.Response:
             started = self.clock()

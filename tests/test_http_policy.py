@@ -150,3 +150,26 @@ def test_links_to_other_hosts_are_refused(link: str) -> None:
     client, _ = make_client()
     with pytest.raises(FatalError, match="another host"):
         client.url(link)
+
+
+@responses.activate
+def test_redirects_are_not_followed_to_keep_credentials_home() -> None:
+    responses.get(BASE + "x", status=302, headers={"Location": "https://evil.example/steal"})
+    responses.get("https://evil.example/steal", json={"stolen": True})
+    client, _ = make_client()
+    with pytest.raises(FatalError, match=r"unexpected redirect to evil\.example"):
+        client.request("GET", "x")
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_client_headers_and_auth_do_not_leak_into_a_shared_session() -> None:
+    responses.get(BASE + "x", json={})
+    shared = requests.Session()
+    client = HttpClient("svc", BASE, session=shared, headers={"X-Token": "t"}, auth=("u", "p"))
+    client.request("GET", "x")
+    sent = responses.calls[0].request
+    assert sent.headers["X-Token"] == "t"
+    assert sent.headers["Authorization"].startswith("Basic ")
+    assert "X-Token" not in shared.headers
+    assert shared.auth is None

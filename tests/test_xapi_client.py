@@ -1,0 +1,288 @@
+"""LrsClient against recorded LRS responses (`responses`): paging, headers, writes, retries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import responses
+
+from connectors.http import RetryPolicy
+from connectors.xapi import LrsClient, StatementConflict
+from plugin.errors import AuthError, FatalError, RetriableError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "xapi" / "logstore"
+ENDPOINT = "https://lrs.example.org/data/xAPI/"
+STATEMENTS = "https://lrs.example.org/data/xAPI/statements"
+
+
+def load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    return data
+
+
+def result(*names: str, more: str = "") -> dict[str, Any]:
+    return {"statements": [load(name) for name in names], "more": more}
+
+
+class Sleeps(list[float]):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def rsps() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock() as mock:
+        yield mock
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+def client(sleeps: Sleeps, **kwargs: Any) -> LrsClient:
+    kwargs.setdefault("auth", ("moodle", "s3cret-pass"))
+    return LrsClient(ENDPOINT, sleep=sleeps, clock=lambda: 1_700_000_000.0, **kwargs)
+
+
+def query(call: Any) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(call.request.url).query)
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+def test_more_is_resolved_against_the_lrs_root(rsps: Any, sleeps: Sleeps) -> None:
+    more = "/data/xAPI/statements?since=x&search_after=abc"
+    rsps.get(STATEMENTS, json=result("completed", "viewed", more=more))
+    rsps.get(STATEMENTS, json=result("uncompleted"))
+    since = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+
+    pages = list(client(sleeps).statements(since=since, verb="http://v", limit=2))
+
+    assert [len(p.statements) for p in pages] == [2, 1]
+    first, second = rsps.calls
+    assert query(first) == {
+        "since": ["2024-05-01T09:00:00+00:00"],
+        "verb": ["http://v"],
+        "limit": ["2"],
+        "ascending": ["true"],
+    }
+    assert second.request.url == "https://lrs.example.org" + more
+
+
+def test_a_more_link_to_another_host_is_refused(rsps: Any, sleeps: Sleeps) -> None:
+    rsps.get(STATEMENTS, json=result("completed", more="https://evil.example/xAPI/statements"))
+    pages = client(sleeps).statements()
+    next(pages)
+    with pytest.raises(FatalError, match="another host"):
+        next(pages)
+    assert len(rsps.calls) == 1
+
+
+def test_a_repeated_more_link_ends_the_walk(rsps: Any, sleeps: Sleeps) -> None:
+    more = "/data/xAPI/statements?page=2"
+    rsps.get(STATEMENTS, json=result("completed", more=more))
+    rsps.get(STATEMENTS, json=result("uncompleted", more=more))
+    with pytest.raises(FatalError, match="pagination loop"):
+        list(client(sleeps).statements())
+    assert len(rsps.calls) == 2
+
+
+def test_a_statement_id_is_yielded_once_per_call(rsps: Any, sleeps: Sleeps) -> None:
+    rsps.get(STATEMENTS, json=result("completed", "viewed", more="/data/xAPI/statements?p=2"))
+    rsps.get(STATEMENTS, json=result("viewed", "completed", "passed"))
+    pages = list(client(sleeps).statements())
+    ids = [s.id for page in pages for s in page.statements]
+    assert len(ids) == len(set(ids)) == 3
+    assert [(p.fetched, p.duplicates) for p in pages] == [(2, 0), (3, 2)]
+
+
+def test_malformed_statements_are_reported_not_raised(rsps: Any, sleeps: Sleeps) -> None:
+    body = result("completed", "malformed")
+    body["statements"].append("not an object")
+    rsps.get(STATEMENTS, json=body)
+
+    (page,) = client(sleeps).statements()
+
+    assert [s.id for s in page.statements] == [load("completed")["id"]]
+    assert page.raw == (load("completed"),)
+    assert page.fetched == 3
+    bad_id = load("malformed")["id"]
+    assert len(page.errors) == 2
+    assert page.errors[0].startswith(f"statement {bad_id}: ")
+    assert "verb.id" in page.errors[0] and "timestamp" in page.errors[0]
+    assert "yesterday" not in page.errors[0]  # values are never echoed
+    assert page.errors[1].startswith("statement #2 of the page: ")
+
+
+def test_a_response_that_is_not_a_statement_result_is_fatal(rsps: Any, sleeps: Sleeps) -> None:
+    rsps.get(STATEMENTS, json=[load("completed")])
+    with pytest.raises(FatalError, match="StatementResult"):
+        list(client(sleeps).statements())
+
+
+def test_consistent_through_is_read(rsps: Any, sleeps: Sleeps) -> None:
+    headers = {"X-Experience-API-Consistent-Through": "2024-05-01T10:30:00.5Z"}
+    rsps.get(STATEMENTS, json=result("completed"), headers=headers)
+    rsps.get(STATEMENTS, json=result("completed"), headers={})
+    lrs = client(sleeps)
+    (page,) = lrs.statements()
+    assert page.consistent_through == datetime(2024, 5, 1, 10, 30, 0, 500000, tzinfo=UTC)
+    (page,) = lrs.statements()
+    assert page.consistent_through is None
+
+
+# -- headers and auth -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["1.0.3", "2.0.0"], ids=["v1.0.3", "v2.0.0"])
+def test_the_version_header_is_on_every_request(rsps: Any, sleeps: Sleeps, version: str) -> None:
+    rsps.get(STATEMENTS, json=result("completed", more="/data/xAPI/statements?p=2"))
+    rsps.get(STATEMENTS, json=result())
+    rsps.post(STATEMENTS, json=["x"])
+    lrs = client(sleeps, version=version)
+    list(lrs.statements())
+    lrs.send_statements([{"id": "x"}])
+    assert [c.request.headers["X-Experience-API-Version"] for c in rsps.calls] == [version] * 3
+
+
+def test_an_unknown_version_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"1\.0\.3, 2\.0\.0"):
+        LrsClient(ENDPOINT, version="1.0.0")
+
+
+def test_basic_and_bearer_auth_leave_the_session_untouched(rsps: Any, sleeps: Sleeps) -> None:
+    rsps.get(STATEMENTS, json=result())
+    rsps.get(STATEMENTS, json=result())
+    session = requests.Session()
+    list(client(sleeps, session=session).statements())
+    list(client(sleeps, session=session, auth="tok-123456").statements())
+    basic, bearer = (c.request.headers["Authorization"] for c in rsps.calls)
+    assert basic.startswith("Basic ")
+    assert bearer == "Bearer tok-123456"
+    assert session.auth is None
+    assert "X-Experience-API-Version" not in session.headers
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_credentials_raise_auth_error(rsps: Any, sleeps: Sleeps, status: int) -> None:
+    rsps.get(STATEMENTS, status=status, json={"detail": "Invalid authentication credentials"})
+    with pytest.raises(AuthError) as caught:
+        list(client(sleeps).statements())
+    assert caught.value.status == status
+    assert "Invalid" not in str(caught.value)  # no body in errors
+
+
+# -- retries --------------------------------------------------------------------------------
+
+
+def test_429_waits_for_retry_after_with_the_injected_sleep(rsps: Any, sleeps: Sleeps) -> None:
+    rsps.get(STATEMENTS, status=429, headers={"Retry-After": "7"})
+    rsps.get(STATEMENTS, json=result("completed"))
+    (page,) = client(sleeps).statements()
+    assert len(page.statements) == 1
+    assert sleeps == [7.0]
+
+
+def test_5xx_backs_off_then_gives_up_as_retriable(rsps: Any, sleeps: Sleeps) -> None:
+    rsps.post(STATEMENTS, status=503)
+    policy = RetryPolicy(attempts=3, backoff_base=0.5, backoff_cap=4.0)
+    with pytest.raises(RetriableError):
+        client(sleeps, policy=policy).send_statements([{"id": "a"}])
+    assert len(rsps.calls) == 3
+    assert len(sleeps) == 2 and all(0 < s <= 4.0 for s in sleeps)
+
+
+# -- writing --------------------------------------------------------------------------------
+
+
+def posted_ids(request: Any) -> list[str]:
+    return [s["id"] for s in json.loads(request.body)]
+
+
+def test_statements_go_in_batches_and_all_ids_come_back(rsps: Any, sleeps: Sleeps) -> None:
+    rsps.post(STATEMENTS, json=[])
+    statements = [{"id": f"id-{i:03}"} for i in range(250)]
+    ids = client(sleeps).send_statements(statements)
+    assert ids == [s["id"] for s in statements]
+    assert [len(posted_ids(c.request)) for c in rsps.calls] == [100, 100, 50]
+
+
+def test_204_for_statements_already_stored_is_success(rsps: Any, sleeps: Sleeps) -> None:
+    rsps.post(STATEMENTS, status=204)
+    assert client(sleeps).send_statements([{"id": "a"}, {"id": "b"}]) == ["a", "b"]
+
+
+def test_identical_repeats_are_sent_once_and_differing_ones_refused(
+    rsps: Any, sleeps: Sleeps
+) -> None:
+    rsps.post(STATEMENTS, json=["a"])
+    lrs = client(sleeps)
+    assert lrs.send_statements([{"id": "a", "v": 1}, {"id": "a", "v": 1}]) == ["a"]
+    assert posted_ids(rsps.calls[0].request) == ["a"]
+    with pytest.raises(ValueError, match="share the id"):
+        lrs.send_statements([{"id": "a", "v": 1}, {"id": "a", "v": 2}])
+    with pytest.raises(ValueError, match="statement_id"):
+        lrs.send_statements([{"verb": {}}])
+
+
+def test_409_finds_the_conflicting_ids_and_still_sends_the_rest(rsps: Any, sleeps: Sleeps) -> None:
+    stored: list[str] = []
+
+    def lrs(request: Any) -> tuple[int, dict[str, str], str]:
+        batch = posted_ids(request)
+        if "id-05" in batch or "id-11" in batch:  # atomic: a conflict refuses the batch
+            return 409, {}, json.dumps({"detail": "Differing statements already exist"})
+        stored.extend(batch)
+        return 200, {}, json.dumps(batch)
+
+    rsps.add_callback(responses.POST, STATEMENTS, callback=lrs)
+    statements = [{"id": f"id-{i:02}"} for i in range(12)]
+
+    with pytest.raises(StatementConflict) as caught:
+        client(sleeps, batch_size=8).send_statements(statements)
+
+    conflict = caught.value
+    assert conflict.conflicts == ("id-05", "id-11")
+    assert conflict.status == 409 and isinstance(conflict, FatalError)
+    expected = [s["id"] for s in statements if s["id"] not in ("id-05", "id-11")]
+    assert list(conflict.accepted) == expected
+    assert sorted(stored) == expected
+
+
+@pytest.mark.parametrize("status", [400, 404, 413])
+def test_other_4xx_on_write_are_fatal(rsps: Any, sleeps: Sleeps, status: int) -> None:
+    rsps.post(STATEMENTS, status=status)
+    with pytest.raises(FatalError) as caught:
+        client(sleeps).send_statements([{"id": "a"}])
+    assert caught.value.status == status
+    assert not isinstance(caught.value, StatementConflict)
+    assert sleeps == []
+
+
+# -- one statement --------------------------------------------------------------------------
+
+
+def test_get_statement_asks_voided_statement_id_after_a_404(rsps: Any, sleeps: Sleeps) -> None:
+    target = load("completed")
+    rsps.get(STATEMENTS, status=404)
+    rsps.get(STATEMENTS, json=target)
+    assert client(sleeps).get_statement(target["id"]) == target
+    assert [list(query(c)) for c in rsps.calls] == [["statementId"], ["voidedStatementId"]]
+
+
+def test_get_statement_accepts_only_the_asked_id(rsps: Any, sleeps: Sleeps) -> None:
+    # Ralph: a StatementResult for statementId, and every statement for voidedStatementId.
+    rsps.get(STATEMENTS, json={"statements": []})
+    rsps.get(STATEMENTS, json=result("viewed", "uncompleted"))
+    assert client(sleeps).get_statement(load("completed")["id"]) is None
+    rsps.get(STATEMENTS, json=result("completed"))
+    assert client(sleeps).get_statement(load("completed")["id"]) == load("completed")
