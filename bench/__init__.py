@@ -1,0 +1,1 @@
+"""Benchmarks. `python -m bench [NAME ...] [--scale S]` runs them and updates BENCHMARKS.md."""
