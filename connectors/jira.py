@@ -1,11 +1,16 @@
 """Jira as an event source: issues updated since the cursor, turned into status-category moves.
 
-Each search page becomes one Batch: a changelog read for every issue whose status category
+Each search page becomes one Batch: the changelogs of the issues whose status category
 changed inside the window (`statuscategorychangedate`), a TicketTransition for every
-status-category change in it, the issue payloads as `raw`, and as cursor the latest
+status-category change in them, the issue payloads as `raw`, and as cursor the latest
 `updated` seen, never past the sync's `now`. The query starts `overlap` before the cursor
 (JQL has minute precision, and search is eventually consistent); the inbox deduplicates
 the overlap by natural key (`jira:<issue id>:<changelog id>`).
+
+On Cloud a page's changelogs come from one bulk fetch filtered to status changes. Data
+Center (v2 has no bulk fetch) reads them one issue at a time, and so does a Cloud site that
+answers 404 for the bulk fetch: the first 404 switches the rest of that sync over (logged at
+INFO); the next sync tries the bulk fetch again. Both ways give the same transitions.
 
 The HTTP client (JiraClient) lives in connectors.jira_client and is re-exported here. It uses
 `requests` through connectors.http, not the `jira` library: one retry policy for every
@@ -22,8 +27,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from connectors.jira_client import JiraClient, SearchPage
-from connectors.jira_models import category_changed_since, to_ticket, transitions
-from plugin.domain import TicketTransition
+from connectors.jira_models import ChangeEntry, category_changed_since, to_ticket, transitions
+from plugin.domain import Ticket, TicketTransition
 from plugin.errors import FatalError
 from plugin.ports import Batch
 
@@ -72,7 +77,8 @@ class JiraSource:
 
 
 class _Walk:
-    """One pull's state: the status map, read once (and again once if a status is new)."""
+    """One pull's state: the status map, read once (and again once if a status is new), and
+    whether changelogs still come in bulk."""
 
     def __init__(self, source: JiraSource, since: datetime) -> None:
         self.source = source
@@ -80,14 +86,15 @@ class _Walk:
         self.since = since
         self.categories: dict[str, str] | None = None
         self.refreshed = False
+        self.bulk = self.client.deployment == "cloud"
 
     def page(
         self, page: SearchPage
     ) -> tuple[list[TicketTransition], list[Mapping[str, Any]], list[str], datetime | None]:
-        events: list[TicketTransition] = []
         raws: list[Mapping[str, Any]] = []
         errors: list[str] = []
         latest: datetime | None = None
+        changed: list[tuple[str, Ticket]] = []
         for raw in page.issues:
             label = str(raw.get("key") or raw.get("id") or "?")
             try:
@@ -97,22 +104,21 @@ class _Walk:
                     deployment=self.client.deployment,
                     custom_fields=self.source.custom_fields,
                 )
-                changed = category_changed_since(raw, self.since)
+                moved = category_changed_since(raw, self.since)
             except ValidationError:
                 errors.append(f"{label}: unreadable issue payload")
                 continue
             raws.append(raw)
             if ticket.updated is not None and (latest is None or ticket.updated > latest):
                 latest = ticket.updated
-            if not changed:
-                continue
-            try:
-                entries = self.client.changelog(ticket.id)
-            except FatalError as exc:
-                if exc.status is not None:
-                    raise
-                errors.append(f"{label}: unreadable changelog")
-                continue
+            if moved:
+                changed.append((label, ticket))
+        events: list[TicketTransition] = []
+        changelogs = self._changelogs(changed, errors)
+        for _, ticket in changed:
+            entries = changelogs.get(ticket.id)
+            if entries is None:
+                continue  # unreadable, reported
             moves = [i for e in entries if (i := e.status_change())]
             categories = self._categories({s for i in moves for s in (i.from_, i.to) if s})
             events += transitions(
@@ -123,6 +129,35 @@ class _Walk:
                 since=self.since,
             )
         return events, raws, errors, latest
+
+    def _changelogs(
+        self, changed: Sequence[tuple[str, Ticket]], errors: list[str]
+    ) -> dict[str, list[ChangeEntry]]:
+        """Issue id -> its changelog entries; an unreadable one is reported and left out."""
+        if self.bulk and changed:
+            try:
+                found = self.client.bulk_changelogs([t.id for _, t in changed], fields=["status"])
+            except FatalError as exc:
+                if exc.status is not None:
+                    raise
+                errors += [f"{label}: unreadable changelog" for label, _ in changed]
+                return {}
+            if found is not None:
+                return {t.id: found.get(t.id, []) for _, t in changed}
+            self.bulk = False
+            log.info(
+                "jira: this site answered 404 for the bulk changelog fetch; reading "
+                "changelogs one issue at a time for the rest of this sync"
+            )
+        out: dict[str, list[ChangeEntry]] = {}
+        for label, ticket in changed:
+            try:
+                out[ticket.id] = self.client.changelog(ticket.id)
+            except FatalError as exc:
+                if exc.status is not None:
+                    raise
+                errors.append(f"{label}: unreadable changelog")
+        return out
 
     def _categories(self, status_ids: set[str]) -> dict[str, str]:
         if self.categories is None:

@@ -5,11 +5,12 @@ every connector (`jira` has its own 429/503 loop) and every request visible to o
 
 Cloud searches with `POST /rest/api/3/search/jql` (token pages). Data Center searches with
 `GET /rest/api/2/search` (offset pages) and splits a time window whose `total` passes the
-10,000-result search window. Changelogs: Cloud `GET /rest/api/3/issue/{key}/changelog`
-(offset pages); Data Center has no changelog resource, so `GET /rest/api/2/issue/{key}?
-expand=changelog&fields=status`, which embeds the histories. Cloud authenticates with
-basic email + API token, Data Center with `Authorization: Bearer <PAT>`; both secrets are
-registered with the log redactor, and bodies are never logged.
+10,000-result search window. Changelogs: Cloud reads many issues' at once with
+`POST /rest/api/3/changelog/bulkfetch` (token pages, filtered by field), or one issue's with
+`GET /rest/api/3/issue/{key}/changelog` (offset pages); Data Center has neither, so
+`GET /rest/api/2/issue/{key}?expand=changelog&fields=status`, which embeds the histories.
+Cloud authenticates with basic email + API token, Data Center with `Authorization: Bearer
+<PAT>`; both secrets are registered with the log redactor, and bodies are never logged.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from connectors.http import HttpClient, RetryPolicy
 from connectors.jira_jql import ceil_minute, floor_minute, split_window, updated_jql
 from connectors.jira_models import (
     ISSUE_FIELDS,
+    BulkChangelogPage,
     ChangeEntry,
     Deployment,
     JiraUser,
@@ -45,6 +47,9 @@ log = logging.getLogger("skillrelay.jira")
 
 SERVICE = "jira"
 DC_SEARCH_LIMIT = 10_000  # Data Center's search window (index max_result_window)
+BULK_CHANGELOG_ISSUES = 1_000  # issues one bulk changelog request may name
+BULK_CHANGELOG_FIELDS = 10  # fields it may filter by
+BULK_PAGE_SIZE = 1_000  # entries a bulk changelog page asks for (the API's default; max 10,000)
 SEARCH_REMOVED = (
     "{path} answered 410 Gone: Atlassian removed the old issue search from Jira Cloud "
     "(CHANGE-2046). skillrelay searches Cloud with POST /rest/api/3/search/jql; if this is "
@@ -79,6 +84,7 @@ class JiraClient(HttpClient):
         policy: RetryPolicy | None = None,
         jql_timezone: tzinfo | None = None,
         page_size: int = 100,
+        bulk_page_size: int = BULK_PAGE_SIZE,
     ) -> None:
         if deployment == "cloud":
             if not (email and token):
@@ -109,6 +115,7 @@ class JiraClient(HttpClient):
         self.deployment: Deployment = deployment
         self.api = "rest/api/3/" if deployment == "cloud" else "rest/api/2/"
         self.page_size = page_size
+        self.bulk_page_size = bulk_page_size  # changelog entries a bulk fetch page asks for
         self._tz = jql_timezone
 
     @property
@@ -177,6 +184,47 @@ class JiraClient(HttpClient):
             entries.extend(values)
             start = pager.next(page)
         return entries
+
+    def bulk_changelogs(
+        self, issues: Sequence[str], *, fields: Sequence[str] = ("status",)
+    ) -> dict[str, list[ChangeEntry]] | None:
+        """Cloud: the changelog entries of many issues, by issue id, each list oldest first.
+
+        `issues` are ids (the answer names issues by id). One request per 1,000 issues and
+        per `nextPageToken`; only entries that touch one of `fields` come back (all entries
+        when `fields` is empty), so an issue with none is absent. None when the site answers
+        404 (a site without the bulk fetch): read `changelog()` issue by issue instead.
+        """
+        if self.deployment != "cloud":
+            raise ValueError("the bulk changelog fetch is a Jira Cloud resource")
+        if len(fields) > BULK_CHANGELOG_FIELDS:
+            raise ValueError(f"a bulk changelog fetch filters by {BULK_CHANGELOG_FIELDS} fields")
+        path = self.api + "changelog/bulkfetch"
+        wanted = list(dict.fromkeys(issues))
+        found: dict[str, list[ChangeEntry]] = {}
+        for first in range(0, len(wanted), BULK_CHANGELOG_ISSUES):
+            body: dict[str, Any] = {
+                "issueIdsOrKeys": wanted[first : first + BULK_CHANGELOG_ISSUES],
+                "maxResults": self.bulk_page_size,
+            }
+            if fields:
+                body["fieldIds"] = list(dict.fromkeys(fields))
+            pager = Token(SERVICE)
+            while True:
+                response = self.request("POST", path, json=body, ok=(404,))
+                if response.status_code == 404:
+                    return None
+                data = _object(self._decode(response))
+                page = self._model("changelog/bulkfetch", BulkChangelogPage, data)
+                for issue in page.issues:
+                    found.setdefault(issue.issue_id, []).extend(issue.histories)
+                token = pager.next(data)
+                if token is None:
+                    break
+                body["nextPageToken"] = token
+        for entries in found.values():
+            entries.sort(key=ChangeEntry.order)
+        return found
 
     def get_property(self, issue: str, property_key: str) -> Any | None:
         """An issue property's value, or None when the issue has no such property (404)."""

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from connectors.jira_adf import to_plain_text
 from plugin.domain import PersonRef, Ticket, TicketTransition
@@ -30,6 +30,9 @@ ISSUE_FIELDS: tuple[str, ...] = (
     "resolutiondate",
     "statuscategorychangedate",
 )
+
+
+_NULL_IS_EMPTY = BeforeValidator(lambda value: () if value is None else value)
 
 
 class Lenient(BaseModel):
@@ -103,7 +106,13 @@ class ChangeItem(Lenient):
 
 
 class ChangeEntry(Lenient):
-    """One changelog entry: Cloud `Changelog` (getChangeLogs) or a DC `histories` item."""
+    """One changelog entry: Cloud `Changelog` (getChangeLogs, getBulkChangelogs) or a DC
+    `histories` item.
+
+    `created` is an ISO time in the per-issue changelog ("2025-12-31T10:00:00.000+0000") but
+    epoch seconds in the spec's example of the bulk fetch (1492070429): pydantic reads both,
+    and epoch milliseconds too (a number past 2e10 is taken as milliseconds).
+    """
 
     id: str
     author: JiraUser | None = None
@@ -112,6 +121,28 @@ class ChangeEntry(Lenient):
 
     def status_change(self) -> ChangeItem | None:
         return next((i for i in self.items if (i.field_id or i.field) == "status"), None)
+
+    def order(self) -> tuple[datetime, int, str]:
+        """Oldest first; entries of one instant by their (numeric) id, whatever the source."""
+        return (self.created, int(self.id) if self.id.isdigit() else -1, self.id)
+
+
+class IssueChangeLog(Lenient):
+    """One issue's entries in a bulk fetch page (`IssueChangeLog`)."""
+
+    issue_id: str = Field(alias="issueId")
+    histories: Annotated[tuple[ChangeEntry, ...], _NULL_IS_EMPTY] = Field(
+        (), alias="changeHistories"
+    )
+
+
+class BulkChangelogPage(Lenient):
+    """A page of `POST /rest/api/3/changelog/bulkfetch` (`BulkChangelogResponseBean`)."""
+
+    issues: Annotated[tuple[IssueChangeLog, ...], _NULL_IS_EMPTY] = Field(
+        (), alias="issueChangeLogs"
+    )
+    next_page_token: str | None = Field(None, alias="nextPageToken")
 
 
 class ServerInfo(Lenient):
@@ -207,7 +238,7 @@ def transitions(
     Moves between two statuses of one category are not category changes and are skipped.
     """
     out: list[TicketTransition] = []
-    for entry in sorted(entries, key=lambda e: e.created):
+    for entry in sorted(entries, key=ChangeEntry.order):
         item = entry.status_change()
         if item is None or (since is not None and entry.created < since):
             continue

@@ -22,8 +22,11 @@ environment variable SKILLRELAY_JIRA_OPENAPI names another file; without it the 
 contract tests are skipped with that reason.
 
 Known gaps between the spec and what Jira sends, patched before validation (each is shown
-by the spec's own examples): `ChangeDetails.from/to/fromString/toString` may be null, and
-date-times carry a `+0000` offset (no colon), which strict RFC 3339 rejects. The spec also
+by the spec's own examples or descriptions): `ChangeDetails.from/to/fromString/toString` may
+be null, and date-times carry a `+0000` offset (no colon), which strict RFC 3339 rejects. The
+bulk changelog fetch (getBulkChangelogs) answers `nextPageToken: null` on its last page, and
+its example gives `created` as epoch seconds: only there (`IssueChangeLog.changeHistories`)
+may `created` be an integer; the per-issue changelog stays a date-time string. The spec also
 leaves `Comment.body` untyped, so comment bodies are checked against Atlassian's ADF JSON
 Schema (tests/fixtures/jira/adf/full.json).
 
@@ -33,6 +36,7 @@ already imported: PYTEST_DONT_REWRITE (it raises its own AssertionErrors, with m
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import os
@@ -67,7 +71,11 @@ DC_BASE = "https://jira.example.test/jira"  # Data Center often runs under a con
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z, the harness clock
 
 _JIRA_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)$")
-_NULLABLE = {"ChangeDetails": ("from", "fromString", "to", "toString")}
+_NULLABLE = {
+    "ChangeDetails": ("from", "fromString", "to", "toString"),
+    "BulkChangelogResponseBean": ("nextPageToken",),
+}
+_BULK_HISTORY = "BulkChangelogHistory"  # Changelog as getBulkChangelogs sends it
 COMMENT_OPERATIONS = frozenset({"addComment", "updateComment"})
 
 
@@ -142,6 +150,7 @@ class CloudContract:
         for schema, props in _NULLABLE.items():
             for prop in props:
                 document["components"]["schemas"][schema]["properties"][prop]["nullable"] = True
+        _epoch_created_in_bulk(document["components"]["schemas"])
         config = Config(
             spec_validator_cls=None,  # the file fails strict spec validation (enum defaults)
             extra_format_validators={"date-time": _jira_datetime},
@@ -219,6 +228,20 @@ class CloudContract:
         except Exception as exc:
             return [f"{schema}: {line}" for line in _errors(exc)]
         return []
+
+
+def _epoch_created_in_bulk(schemas: dict[str, Any]) -> None:
+    """Let `created` be epoch seconds in bulk fetch answers only (the operation's example)."""
+    history = copy.deepcopy(schemas["Changelog"])
+    created = history["properties"]["created"]
+    history["properties"]["created"] = {
+        "anyOf": [{"type": "string", "format": "date-time"}, {"type": "integer"}],
+        "description": created.get("description", ""),
+        "readOnly": True,
+    }
+    schemas[_BULK_HISTORY] = history
+    histories = schemas["IssueChangeLog"]["properties"]["changeHistories"]
+    histories["items"] = {"$ref": f"#/components/schemas/{_BULK_HISTORY}"}
 
 
 @functools.cache

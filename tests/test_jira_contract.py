@@ -33,6 +33,9 @@ CLOUD_FIXTURES: dict[str, tuple[str, str, int] | str] = {
     "changelog_page1.json": ("GET", "/rest/api/3/issue/10001/changelog", 200),
     "changelog_page2.json": ("GET", "/rest/api/3/issue/10001/changelog", 200),
     "changelog_reopen.json": ("GET", "/rest/api/3/issue/10003/changelog", 200),
+    "bulk_changelog_page1.json": ("POST", "/rest/api/3/changelog/bulkfetch", 200),
+    "bulk_changelog_page2.json": ("POST", "/rest/api/3/changelog/bulkfetch", 200),
+    "bulk_changelog_reopen.json": ("POST", "/rest/api/3/changelog/bulkfetch", 200),
     "statuses.json": ("GET", "/rest/api/3/status", 200),
     "comment_created.json": ("POST", "/rest/api/3/issue/SR-1/comment", 201),
     "property.json": ("GET", "/rest/api/3/issue/SR-1/properties/skillrelay.effects", 200),
@@ -77,6 +80,8 @@ def test_response_check_rejects_a_wrong_shape(jira_contract: CloudContract) -> N
 
 
 GOOD_SEARCH = {"jql": 'updated >= "2025-12-31 10:00" ORDER BY updated ASC', "fields": ["status"]}
+GOOD_BULK = {"issueIdsOrKeys": ["10001"], "fieldIds": ["status"], "maxResults": 1000}
+BULK = "rest/api/3/changelog/bulkfetch"
 
 
 @pytest.mark.parametrize(
@@ -96,6 +101,17 @@ GOOD_SEARCH = {"jql": 'updated >= "2025-12-31 10:00" ORDER BY updated ASC', "fie
         ("GET", "rest/api/3/issue/SR-1/changelog", {"params": {"since": "1"}}, "'since'"),
         ("GET", "rest/api/3/issue/SR-1/history", {}, "not an operation"),
         ("DELETE", "rest/api/3/status", {}, "not an operation"),
+        ("POST", BULK, {"json": {**GOOD_BULK, "issueIdsOrKeys": []}}, "issueIdsOrKeys"),
+        ("POST", BULK, {"json": {**GOOD_BULK, "issueIdsOrKeys": ["1"] * 1001}}, "issueIdsOrKeys"),
+        (
+            "POST",
+            BULK,
+            {"json": {**GOOD_BULK, "fieldIds": [str(n) for n in range(11)]}},
+            "fieldIds",
+        ),
+        ("POST", BULK, {"json": {**GOOD_BULK, "maxResults": 10_001}}, "maxResults"),
+        ("POST", BULK, {"json": {**GOOD_BULK, "startAt": 0}}, "startAt"),
+        ("GET", BULK, {}, "not an operation"),
     ],
     ids=[
         "fields-int",
@@ -107,6 +123,12 @@ GOOD_SEARCH = {"jql": 'updated >= "2025-12-31 10:00" ORDER BY updated ASC', "fie
         "unknown-query",
         "unknown-path",
         "unknown-method",
+        "bulk-no-issues",
+        "bulk-too-many-issues",
+        "bulk-too-many-fields",
+        "bulk-page-too-big",
+        "bulk-offset",
+        "bulk-get",
     ],
 )
 def test_wrong_cloud_requests_are_rejected(
@@ -122,9 +144,27 @@ def test_right_cloud_requests_pass(jira_contract: CloudContract) -> None:
         prepared("POST", "rest/api/3/search/jql", json={**GOOD_SEARCH, "nextPageToken": "t"}),
         prepared("POST", "rest/api/3/issue/SR-1/comment", json={"body": adf}),
         prepared("GET", "rest/api/3/issue/SR-1/changelog", params={"startAt": 0}),
+        prepared("POST", BULK, json={**GOOD_BULK, "nextPageToken": "UxAQBFRF"}),
         prepared("PUT", "rest/api/3/issue/SR-1/properties/skillrelay.effects", json={"a": 1}),
     ]:
         assert jira_contract.request_problems(request, CLOUD_BASE) == []
+
+
+def test_epoch_created_is_accepted_in_bulk_answers_only(jira_contract: CloudContract) -> None:
+    per_issue = load_fixture("cloud", "changelog_reopen.json")
+    per_issue["values"][0]["created"] = 1767174000
+    problems = jira_contract.response_problems(
+        "GET", "/rest/api/3/issue/10003/changelog", 200, per_issue
+    )
+    assert any("created" in p for p in problems), problems
+    bulk = load_fixture("cloud", "bulk_changelog_reopen.json")
+    bulk["issueChangeLogs"][0]["changeHistories"][0]["created"] = "yesterday"
+    assert jira_contract.response_problems("POST", "/" + BULK, 200, bulk) != []
+    bulk["issueChangeLogs"][0]["changeHistories"][0]["created"] = "2025-12-31T09:40:00.000+0000"
+    bulk["nextPageToken"] = 7
+    assert jira_contract.response_problems("POST", "/" + BULK, 200, bulk) != []
+    del bulk["nextPageToken"]
+    assert jira_contract.response_problems("POST", "/" + BULK, 200, bulk) == []
 
 
 def test_cloud_requests_need_credentials(jira_contract: CloudContract) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -29,11 +30,25 @@ def cloud_source(harness: JiraHarness, **kwargs: Any) -> JiraSource:
     )
 
 
-def serve_cloud_sync(harness: JiraHarness, reopen: dict[str, Any] | None = None) -> None:
+def serve_cloud_sync(
+    harness: JiraHarness, reopen: dict[str, Any] | None = None, *, bulk: bool = True
+) -> None:
+    """Two search pages (SR-1, SR-2 | SR-3) and the changelogs of SR-1 and SR-3: in bulk
+    (SR-1's in two token pages, SR-3's with epoch-second times), or, when `bulk` is False,
+    a 404 for the bulk fetch and the per-issue changelogs. `reopen` replaces SR-3's answer."""
     search = harness.url("rest/api/3/search/jql")
     harness.mock.post(search, json=load_fixture("cloud", "search_page1.json"))
     harness.mock.post(search, json=load_fixture("cloud", "search_page2.json"))
     harness.mock.get(harness.url("rest/api/3/status"), json=load_fixture("cloud", "statuses.json"))
+    bulkfetch = harness.url("rest/api/3/changelog/bulkfetch")
+    if bulk:
+        harness.mock.post(bulkfetch, json=load_fixture("cloud", "bulk_changelog_page1.json"))
+        harness.mock.post(bulkfetch, json=load_fixture("cloud", "bulk_changelog_page2.json"))
+        harness.mock.post(
+            bulkfetch, json=reopen or load_fixture("cloud", "bulk_changelog_reopen.json")
+        )
+        return
+    harness.mock.post(bulkfetch, status=404, json={"errorMessages": ["Not Found"]})
     sr1 = harness.url("rest/api/3/issue/10001/changelog")
     harness.mock.get(sr1, json=load_fixture("cloud", "changelog_page1.json"))
     harness.mock.get(sr1, json=load_fixture("cloud", "changelog_page2.json"))
@@ -41,6 +56,10 @@ def serve_cloud_sync(harness: JiraHarness, reopen: dict[str, Any] | None = None)
         harness.url("rest/api/3/issue/10003/changelog"),
         json=reopen or load_fixture("cloud", "changelog_reopen.json"),
     )
+
+
+def paths(harness: JiraHarness) -> list[str]:
+    return [urlsplit(r.url or "").path for r in harness.sent()]
 
 
 def moves(batch: Batch) -> list[tuple[str, str | None, str | None]]:
@@ -217,9 +236,13 @@ def test_cloud_sync_emits_transitions_and_moves_the_cursor(jira_cloud: JiraHarne
     assert done.ticket.key == "SR-1" and done.ticket.labels == ("python-testing",)
     assert done.ticket.fields == {"customfield_10050": "python-testing"}
 
-    paths = [urlsplit(r.url or "").path for r in jira_cloud.sent()]
-    assert paths.count("/rest/api/3/status") == 1  # statuses read once per sync
-    assert "/rest/api/3/issue/10002/changelog" not in paths  # SR-2's category did not change
+    sent = paths(jira_cloud)
+    assert sent.count("/rest/api/3/status") == 1  # statuses read once per sync
+    bulk = [json.loads(r.body or b"") for r in jira_cloud.sent() if r.url and "bulk" in r.url]
+    assert [b["issueIdsOrKeys"] for b in bulk] == [["10001"], ["10001"], ["10003"]]  # not SR-2
+    assert [b.get("nextPageToken") for b in bulk] == [None, "UxAQBFRF", None]
+    assert {tuple(b["fieldIds"]) for b in bulk} == {("status",)}
+    assert not any(p.endswith("/changelog") for p in sent)  # no per-issue reads
     assert jira_cloud.sent_json(0)["jql"].startswith('updated >= "2025-12-31 09:28"')  # overlap
 
 
@@ -250,9 +273,9 @@ def test_unreadable_issue_is_reported_not_fatal(jira_cloud: JiraHarness) -> None
     jira_cloud.mock.get(
         jira_cloud.url("rest/api/3/status"), json=load_fixture("cloud", "statuses.json")
     )
-    jira_cloud.mock.get(
-        jira_cloud.url("rest/api/3/issue/10003/changelog"),
-        json=load_fixture("cloud", "changelog_reopen.json"),
+    jira_cloud.mock.post(
+        jira_cloud.url("rest/api/3/changelog/bulkfetch"),
+        json=load_fixture("cloud", "bulk_changelog_reopen.json"),
     )
     (batch,) = cloud_source(jira_cloud).pull({"issues": "2025-12-31T09:30:00+00:00"}, NOW)
     assert list(batch.errors) == ["SR-99: unreadable issue payload"]
@@ -261,8 +284,9 @@ def test_unreadable_issue_is_reported_not_fatal(jira_cloud: JiraHarness) -> None
 
 
 def test_a_status_created_during_the_sync_refreshes_the_map_once(jira_cloud: JiraHarness) -> None:
-    reopen = load_fixture("cloud", "changelog_reopen.json")
-    reopen["values"][2]["items"][0]["to"] = "10099"  # "Triage", created after the map was read
+    reopen = load_fixture("cloud", "bulk_changelog_reopen.json")
+    history = reopen["issueChangeLogs"][0]["changeHistories"]
+    history[2]["items"][0]["to"] = "10099"  # "Triage", created after the map was read
     serve_cloud_sync(jira_cloud, reopen)
     statuses = load_fixture("cloud", "statuses.json")
     triage = {**copy.deepcopy(statuses[0]), "id": "10099", "name": "Triage"}
@@ -271,8 +295,7 @@ def test_a_status_created_during_the_sync_refreshes_the_map_once(jira_cloud: Jir
     batches = list(cloud_source(jira_cloud).pull({"issues": "2025-12-31T09:30:00+00:00"}, NOW))
 
     assert moves(batches[1])[-1] == ("jira:10003:20011", "done", "new")
-    paths = [urlsplit(r.url or "").path for r in jira_cloud.sent()]
-    assert paths.count("/rest/api/3/status") == 2
+    assert paths(jira_cloud).count("/rest/api/3/status") == 2
 
 
 def test_dc_sync_reads_embedded_changelogs(jira_dc: JiraHarness) -> None:
