@@ -70,6 +70,39 @@ def completion_state(statement: Statement) -> CompletionState | None:
     }.get(verb)
 
 
+def completion_of(
+    statement: Statement, modules: Mapping[str, str]
+) -> tuple[PersonRef, str, CompletionState] | str:
+    """The (person, module, state) a statement reports, or why it reports none (a counter
+    name: ignored_verb, ignored_activity, ignored_actor). Pure; voiding is the caller's job
+    (it needs the voided statement). Shared by this source and the webhook receiver."""
+    state = completion_state(statement)
+    if state is None:
+        return "ignored_verb"
+    module = None
+    if statement.object.object_type == "Activity" and statement.object.id:
+        module = modules.get(statement.object.id)
+    if module is None:
+        return "ignored_activity"
+    person = person_ref(statement.actor)
+    if person is None or statement.actor.object_type != "Agent":
+        return "ignored_actor"
+    return person, module, state
+
+
+def completion_event(
+    statement: Statement, person: PersonRef, module: str, state: CompletionState
+) -> Completion | None:
+    """The inbox event for a completion statement; None when it has neither timestamp nor
+    stored. The natural key is the statement id, whichever path (pull or webhook) reads it."""
+    at = statement.timestamp or statement.stored
+    if at is None:
+        return None
+    return Completion(
+        source="xapi", natural_key=statement.id, person=person, module=module, state=state, at=at
+    )
+
+
 class XapiSource:
     """Pulls statements page by page; one `Batch` per page, `raw` aligned with `events`."""
 
@@ -148,21 +181,11 @@ class XapiSource:
             found = self._completion(statement, completions)
             if found is None:
                 continue
-            at = statement.timestamp or statement.stored
-            if at is None:
+            event = completion_event(statement, *found)
+            if event is None:
                 errors.append(f"statement {statement.id}: neither timestamp nor stored")
                 continue
-            person, module, state = found
-            events.append(
-                Completion(
-                    source="xapi",
-                    natural_key=statement.id,
-                    person=person,
-                    module=module,
-                    state=state,
-                    at=at,
-                )
-            )
+            events.append(event)
             raw.append(payload)
             self.counts["completions"] += 1
         return events, raw, errors
@@ -190,19 +213,7 @@ class XapiSource:
         return found
 
     def _mapped(self, statement: Statement) -> tuple[PersonRef, str, CompletionState] | str:
-        """The completion a statement reports, or why it reports none (a counter name)."""
-        state = completion_state(statement)
-        if state is None:
-            return "ignored_verb"
-        module = None
-        if statement.object.object_type == "Activity" and statement.object.id:
-            module = self.modules.get(statement.object.id)
-        if module is None:
-            return "ignored_activity"
-        person = person_ref(statement.actor)
-        if person is None or statement.actor.object_type != "Agent":
-            return "ignored_actor"
-        return person, module, state
+        return completion_of(statement, self.modules)
 
     def _lookup(self, statement_id: str) -> tuple[PersonRef, str] | None:
         """The person and module of a completion read in an earlier pull (or never)."""

@@ -1,0 +1,215 @@
+"""/healthz, /readyz, /metrics and /openapi.json; generated requests never get a 5xx."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from flask import Flask
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openapi_spec_validator import validate
+from prometheus_client.parser import text_string_to_metric_families
+
+from plugin.manifest import Manifest
+from plugin.store import Store
+from plugin.store.engine import make_engine
+from tests.test_webhooks_support import (
+    LOGSTORE,
+    automation,
+    basic,
+    fixture_bytes,
+    make_app,
+    manifest,
+    signed,
+    sqlite_store,
+)
+
+__all__ = ["manifest", "sqlite_store"]  # fixtures shared from the support module
+
+DONE = fixture_bytes("cloud_issue_updated_status_done")
+
+
+@pytest.fixture
+def client(store: Store, manifest: Manifest) -> FlaskClient:
+    return make_app(store, manifest).test_client()
+
+
+def test_healthz(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    assert (response.status_code, response.json) == (200, {"status": "ok"})
+
+
+def test_readyz_when_all_is_well(client: FlaskClient, store: Store) -> None:
+    store.outbox.enqueue("k1", "jira", "comment", {})
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ready", "pending": 1, "in_flight": 0}
+
+
+def test_readyz_fails_on_dead_letters(client: FlaskClient, store: Store) -> None:
+    store.outbox.enqueue("k1", "jira", "comment", {})
+    (item,) = store.outbox.list()
+    store.outbox.mark_dead(item.id, "HTTP 400")
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json is not None and response.json["error"] == "outbox_dead_letters"
+
+
+def test_readyz_fails_when_the_outbox_is_stuck(client: FlaskClient, store: Store) -> None:
+    store.outbox.enqueue("k1", "jira", "comment", {}, at=store.clock() - timedelta(seconds=901))
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json is not None and response.json["error"] == "outbox_stuck"
+    assert "worker" in response.json["message"]
+
+
+def test_readyz_threshold_is_configurable(store: Store, manifest: Manifest) -> None:
+    store.outbox.enqueue("k1", "jira", "comment", {}, at=store.clock() - timedelta(seconds=901))
+    client = make_app(store, manifest, OUTBOX_STUCK_SECONDS=3600).test_client()
+    assert client.get("/readyz").status_code == 200
+
+
+def test_readyz_fails_when_the_database_file_is_gone(
+    tmp_path: Path, sqlite_template: Path, manifest: Manifest
+) -> None:
+    path = tmp_path / "gone.db"
+    shutil.copyfile(sqlite_template, path)
+    store = Store.open(f"sqlite:///{path}")
+    client = make_app(store, manifest).test_client()
+    assert client.get("/readyz").status_code == 200
+    store.close()
+    path.unlink()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json is not None and response.json["error"] == "store_unreachable"
+    assert client.get("/healthz").status_code == 200  # the process itself is fine
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200
+    assert _value(metrics.data, "skillrelay_store_up") == 0
+    store.close()
+
+
+def test_readyz_fails_when_the_server_is_unreachable(manifest: Manifest) -> None:
+    store = Store(make_engine("postgresql://nobody@127.0.0.1:9/none?connect_timeout=2"))
+    client = make_app(store, manifest).test_client()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json is not None and response.json["error"] == "store_unreachable"
+    store.close()
+
+
+def test_metrics_move(client: FlaskClient, store: Store) -> None:
+    headers = signed(DONE, **{"X-Atlassian-Webhook-Identifier": "m-1"})
+    client.post("/webhooks/jira", data=DONE, headers=headers)
+    client.post("/webhooks/jira", data=DONE, headers=headers)
+    client.post("/webhooks/jira", data=DONE, headers=automation("wrong"))
+    client.post("/webhooks/jira", data=b"{", headers=signed(b"{"))
+    viewed = (LOGSTORE / "viewed.json").read_bytes()
+    completed = (LOGSTORE / "completed.json").read_bytes()
+    client.post("/webhooks/xapi", data=b"[" + viewed + b"," + completed + b"]", headers=basic())
+    store.outbox.enqueue("k1", "jira", "comment", {})
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    text = response.data
+    assert _value(text, "skillrelay_webhook_received_total", sender="jira") == 4
+    assert _value(text, "skillrelay_webhook_received_total", sender="xapi") == 1
+    assert _value(text, "skillrelay_webhook_duplicates_total", sender="jira") == 1
+    assert _value(text, "skillrelay_webhook_ignored_total", sender="xapi") == 1
+    assert _value(text, "skillrelay_inbox_stored_events_total", source="jira") == 1
+    assert _value(text, "skillrelay_inbox_stored_events_total", source="xapi") == 1
+    rejected = "skillrelay_webhook_rejected_total"
+    assert _value(text, rejected, sender="jira", reason="bad_token") == 1
+    assert _value(text, rejected, sender="jira", reason="bad_json") == 1
+    assert _value(text, "skillrelay_outbox_backlog", status="pending") == 1
+    assert _value(text, "skillrelay_outbox_dead") == 0
+    assert _value(text, "skillrelay_inbox_events", status="new") == 3  # 2 events + 1 marker
+    assert _value(text, "skillrelay_store_up") == 1
+    latency = "skillrelay_http_request_duration_seconds_count"
+    assert _value(text, latency, endpoint="/webhooks/jira") == 4
+
+
+def test_each_app_has_its_own_registry(store: Store, manifest: Manifest) -> None:
+    first, second = make_app(store, manifest), make_app(store, manifest)
+    first.test_client().post("/webhooks/jira", data=DONE, headers=signed(DONE))
+    scraped = second.test_client().get("/metrics").data
+    assert _value(scraped, "skillrelay_webhook_received_total", sender="jira") is None
+
+
+def test_openapi_document_is_valid(client: FlaskClient) -> None:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    document = response.json
+    assert document is not None
+    validate(document)
+    assert set(document["paths"]) == {
+        "/webhooks/jira",
+        "/webhooks/xapi",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+    }
+    assert document["components"]["securitySchemes"]["automationToken"]["name"] == (
+        "X-Skillrelay-Token"
+    )
+
+
+def _value(text: bytes, name: str, **labels: str) -> float | None:
+    for family in text_string_to_metric_families(text.decode()):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return None
+
+
+# -- schemathesis: generated requests against the OpenAPI document, in unsigned demo mode -----
+
+
+@pytest.fixture(scope="module")
+def unsigned_app(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, manifest: Manifest
+) -> Iterator[Flask]:
+    path = tmp_path_factory.mktemp("schemathesis") / "store.db"
+    shutil.copyfile(sqlite_template, path)
+    with Store.open(f"sqlite:///{path}") as store:
+        # Unsigned, so generated bodies reach the parsers instead of stopping at a 401.
+        yield make_app(store, manifest, env={"_": "_"}, ALLOW_UNSIGNED=True)
+
+
+@pytest.fixture(scope="module")
+def api_schema(unsigned_app: Flask) -> schemathesis.BaseSchema:
+    return schemathesis.openapi.from_wsgi("/openapi.json", unsigned_app)
+
+
+# Driven through `as_strategy` rather than schemathesis' pytest plugin: its lazy
+# `from_fixture` loader reads a pytest-internal attribute that pytest 9 no longer has.
+def test_generated_requests_never_get_a_5xx(api_schema: schemathesis.BaseSchema) -> None:
+    modes = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
+    cases = st.one_of([api_schema.as_strategy(mode) for mode in modes])
+    seen: set[tuple[str, int]] = set()
+
+    @given(case=cases)
+    @settings(
+        max_examples=120,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def check(case: schemathesis.Case[Any]) -> None:
+        response = case.call()
+        seen.add((case.path, response.status_code))
+        assert response.status_code < 500, (case.method, case.path, response.status_code)
+
+    check()
+    paths = {path for path, _ in seen}
+    assert {"/webhooks/jira", "/webhooks/xapi"} <= paths
+    assert {status for _, status in seen} & {200, 400}

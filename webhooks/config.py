@@ -1,0 +1,96 @@
+"""Configuration: Flask defaults, and the receivers built from the manifest and environment.
+
+Secrets live in environment variables the manifest names. Every one a receiver needs must be
+set, or create_app refuses to start (ConfigError naming the variable), unless
+`ALLOW_UNSIGNED` is true: "explicitly allowed for local demos". Even then a request that
+carries credentials nobody configured is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from plugin import logs
+from plugin.errors import ConfigError, Problem
+from plugin.manifest import Manifest
+from plugin.manifest.sources import XapiBasicAuth
+from plugin.runtime import xapi_modules
+from webhooks.services import JiraReceiver, XapiReceiver
+
+DEFAULTS: dict[str, Any] = {
+    "MAX_CONTENT_LENGTH": 1024 * 1024,  # 1 MiB; larger bodies get a JSON 413
+    "ALLOW_UNSIGNED": False,  # accept unsigned requests when no secret is set (demos only)
+    "OUTBOX_STUCK_SECONDS": 900,  # /readyz fails when the oldest due effect is older
+    "MANIFEST": None,  # manifest path, when create_app is not given one
+    "DATABASE_URL": None,  # database URL, when create_app is not given a store
+}
+UNSIGNED_HINT = "set it, or SKILLRELAY_ALLOW_UNSIGNED=true to accept unsigned requests (demos)"
+
+
+class _Env:
+    """Reads secrets, collecting a Problem for every one that is missing."""
+
+    def __init__(self, env: Mapping[str, str], file: str) -> None:
+        self.env = env
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def get(self, name: str, field: str) -> str | None:
+        value = self.env.get(name, "")
+        if not value:
+            message = f"environment variable {name} is not set; {UNSIGNED_HINT}"
+            self.problems.append(Problem(self.file, None, field, message))
+            return None
+        logs.register_secret(value)
+        return value
+
+
+def receivers(
+    manifest: Manifest, env: Mapping[str, str], *, allow_unsigned: bool, file: str = ""
+) -> tuple[JiraReceiver | None, XapiReceiver | None]:
+    """The configured senders; ConfigError if a secret is missing and unsigned is not allowed."""
+    secrets = _Env(env, file)
+    jira = _jira(manifest, secrets)
+    xapi = _xapi(manifest, secrets, allow_unsigned)
+    if secrets.problems and not allow_unsigned:
+        raise ConfigError(secrets.problems)
+    return jira, xapi
+
+
+def _jira(manifest: Manifest, secrets: _Env) -> JiraReceiver | None:
+    src = manifest.jira
+    if src is None:
+        return None
+    field = f"sources[{src.id}]"
+    automation = None
+    if src.automation_secret_env:
+        automation = secrets.get(src.automation_secret_env, f"{field}.automation_secret_env")
+    return JiraReceiver(
+        base_url=src.base_url,
+        deployment=src.deployment,
+        custom_fields=(src.skill_field,) if src.skill_field else (),
+        webhook_secret=secrets.get(src.webhook_secret_env, f"{field}.webhook_secret_env"),
+        automation_secret=automation,
+        automation_header=src.automation_header,
+    )
+
+
+def _xapi(manifest: Manifest, secrets: _Env, allow_unsigned: bool) -> XapiReceiver | None:
+    """None (the endpoint answers 404) when the manifest gives the LRS no way to sign in:
+    bearer auth towards the LRS and no `forward_secret_env`. Statements are pulled then."""
+    src = manifest.xapi
+    if src is None:
+        return None
+    field = f"sources[{src.id}]"
+    basic = None
+    if isinstance(src.auth, XapiBasicAuth):
+        user = secrets.get(src.auth.username_env, f"{field}.auth.username_env")
+        password = secrets.get(src.auth.password_env, f"{field}.auth.password_env")
+        basic = (user, password) if user and password else None
+    elif not src.forward_secret_env and not allow_unsigned:
+        return None
+    bearer = None
+    if src.forward_secret_env:
+        bearer = secrets.get(src.forward_secret_env, f"{field}.forward_secret_env")
+    return XapiReceiver(modules=xapi_modules(manifest), basic=basic, bearer=bearer)

@@ -1,0 +1,103 @@
+"""The steps every sender's view shares: read the body, decode JSON, store in the inbox.
+
+Storing happens in one transaction before the view answers 2xx, so an acknowledged event is
+durable. Duplicates are a normal outcome (the inbox's unique natural key), not an error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Request
+
+from plugin.ports import Event
+from plugin.store import InboxEvent, Store
+from plugin.sync import inbox_event
+from webhooks.errors import BadJson, UnsupportedMediaType
+
+JSON_TYPE = "application/json"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A marker row for a delivery id (`X-Atlassian-Webhook-Identifier`), so a retried
+    delivery is recognised even when it carries no event."""
+
+    source: str
+    natural_key: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    new: int
+    duplicates: int
+    ignored: int
+    duplicate_delivery: bool
+
+    @property
+    def duplicate(self) -> bool:
+        """Nothing new: a delivery seen before, or only events stored before."""
+        return self.duplicate_delivery or (self.new == 0 and self.duplicates > 0)
+
+    def body(self) -> dict[str, Any]:
+        status = "duplicate" if self.duplicate else "stored"
+        return {
+            "status": status,
+            "events": self.new,
+            "duplicates": self.duplicates,
+            "ignored": self.ignored,
+        }
+
+
+def raw_body(request: Request) -> bytes:
+    """The exact bytes sent (signatures cover them); 413 past MAX_CONTENT_LENGTH."""
+    return request.get_data(cache=True)
+
+
+def json_body(request: Request, body: bytes) -> Any:
+    """The decoded JSON body: 415 unless it is application/json, 400 unless it parses."""
+    if request.mimetype != JSON_TYPE:
+        given = request.mimetype or "none"
+        raise UnsupportedMediaType(f"Content-Type: expected {JSON_TYPE}, got {given}")
+    try:
+        return json.loads(body, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise BadJson(f"body: not valid JSON ({_reason(exc)})") from None
+
+
+def store_events(
+    store: Store,
+    events: Sequence[Event],
+    raws: Sequence[dict[str, Any] | None],
+    *,
+    ignored: int = 0,
+    delivery: Delivery | None = None,
+) -> Outcome:
+    """Store the events (and the delivery marker) in one transaction."""
+    now = store.clock()
+    rows = [inbox_event(e, raw, now) for e, raw in zip(events, raws, strict=True)]
+    with store.transaction() as conn:
+        duplicate_delivery = False
+        if delivery is not None:
+            marker = InboxEvent(
+                delivery.source, "delivery", delivery.natural_key, delivery.payload, now
+            )
+            duplicate_delivery = store.inbox.add_many([marker], conn=conn)[0] == 0
+        new, duplicates = store.inbox.add_many(rows, conn=conn) if rows else (0, 0)
+    return Outcome(new, duplicates, ignored, duplicate_delivery)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    return "not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)

@@ -1,0 +1,112 @@
+"""POST /webhooks/jira: admin webhooks (Cloud, Data Center) and Automation web requests.
+
+Raw bytes -> who sent it -> parse (connectors.jira_webhook) -> inbox -> 200. Jira counts only
+200 and 204 as delivered, and retries 408, 409, 425, 429 and 5xx: bad input gets a 4xx (no
+retry), an unreachable store a 503 (retried).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from flask import Blueprint, Response, jsonify, request
+
+from connectors.jira_webhook import parse_automation, parse_jira_webhook
+from plugin.errors import PayloadError
+from webhooks.errors import BadToken, MissingSignature, NotConfigured, UnexpectedSignature
+from webhooks.intake import Delivery, json_body, raw_body, store_events
+from webhooks.services import JiraReceiver, services
+from webhooks.signature import same_secret, verify_signature
+
+bp = Blueprint("jira", __name__)
+
+SIGNATURE_HEADER = "X-Hub-Signature"
+DELIVERY_HEADER = "X-Atlassian-Webhook-Identifier"
+MAX_IDENTIFIER = 200
+
+Sender = Literal["webhook", "automation"]
+
+
+def authenticate(
+    jira: JiraReceiver, body: bytes, signature: str | None, token: str | None
+) -> Sender | None:
+    """Which sender signed the request (None: unsigned, allowed only with no secret set).
+
+    `signature` is the X-Hub-Signature header, `token` the automation header.
+    """
+    if signature is not None:
+        verify_signature(jira.webhook_secret, body, signature)
+        return "webhook"
+    if token is not None:
+        if not jira.automation_secret:
+            raise UnexpectedSignature(
+                f"{jira.automation_header}: sent, but no automation secret is configured"
+            )
+        if not same_secret(jira.automation_secret, token):
+            raise BadToken(f"{jira.automation_header}: wrong value")
+        return "automation"
+    if jira.signed:
+        raise MissingSignature(
+            f"{SIGNATURE_HEADER} (admin webhooks) or {jira.automation_header} (Automation) "
+            "is required"
+        )
+    return None
+
+
+@bp.post("/webhooks/jira")
+def receive() -> tuple[Response, int]:
+    found = services()
+    found.metrics.received.labels(sender="jira").inc()
+    jira = found.jira
+    if jira is None:
+        raise NotConfigured("no Jira source is configured in the manifest")
+    body = raw_body(request)
+    signature = request.headers.get(SIGNATURE_HEADER)
+    sender = authenticate(jira, body, signature, request.headers.get(jira.automation_header))
+    data = json_body(request, body)
+    if not isinstance(data, dict):
+        raise PayloadError(f"body: expected a JSON object, got {type(data).__name__}")
+    if sender is None:  # unsigned demo mode: tell the formats apart by their shape
+        sender = "webhook" if "webhookEvent" in data else "automation"
+    parse = parse_jira_webhook if sender == "webhook" else parse_automation
+    events = parse(
+        data,
+        base_url=jira.base_url,
+        deployment=jira.deployment,
+        custom_fields=jira.custom_fields,
+    )
+    outcome = store_events(
+        found.store,
+        events,
+        [_raw_issue(data)] * len(events),
+        ignored=0 if events else 1,
+        delivery=_delivery(request.headers.get(DELIVERY_HEADER), data, len(events)),
+    )
+    _count(outcome.duplicate, outcome.new, outcome.ignored)
+    return jsonify(outcome.body()), 200
+
+
+def _delivery(identifier: str | None, data: dict[str, Any], events: int) -> Delivery | None:
+    if not identifier:
+        return None
+    if len(identifier) > MAX_IDENTIFIER:
+        raise PayloadError(f"{DELIVERY_HEADER}: longer than {MAX_IDENTIFIER} characters")
+    event = data.get("webhookEvent")
+    payload = {"identifier": identifier, "event": event if isinstance(event, str) else None}
+    return Delivery("jira", f"jira-delivery:{identifier}", {**payload, "events": events})
+
+
+def _raw_issue(data: dict[str, Any]) -> dict[str, Any]:
+    """The issue as sent (stored as the event's `raw`, like the sync stores search results)."""
+    issue = data.get("issue")
+    return issue if isinstance(issue, dict) else data
+
+
+def _count(duplicate: bool, new: int, ignored: int) -> None:
+    metrics = services().metrics
+    if duplicate:
+        metrics.duplicates.labels(sender="jira").inc()
+    if new:
+        metrics.stored.labels(source="jira").inc(new)
+    if ignored and not duplicate:
+        metrics.ignored.labels(sender="jira").inc(ignored)

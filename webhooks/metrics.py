@@ -1,0 +1,103 @@
+"""Prometheus metrics of one app, in its own CollectorRegistry (never the global one).
+
+Counters move as requests arrive; the store-backed gauges (outbox backlog, inbox by status)
+are read at scrape time by a collector. Award totals are left to the pipeline's metrics:
+`store.awards.list` is not a cheap query to run on every scrape.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
+
+from plugin.errors import StoreError
+from plugin.store import Backlog
+
+log = logging.getLogger("skillrelay.webhooks")
+
+PREFIX = "skillrelay"
+
+
+class StoreCollector(Collector):
+    """Outbox backlog and inbox counts, queried when Prometheus scrapes."""
+
+    def __init__(
+        self, backlog: Callable[[], Backlog], inbox_counts: Callable[[], dict[str, int]]
+    ) -> None:
+        self.backlog = backlog
+        self.inbox_counts = inbox_counts
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(f"{PREFIX}_store_up", "1 if the store answered this scrape")
+        try:
+            backlog = self.backlog()
+            counts = self.inbox_counts()
+        except (SQLAlchemyError, StoreError) as exc:
+            log.warning("metrics: store unavailable: %s", type(exc).__name__)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        outbox = GaugeMetricFamily(
+            f"{PREFIX}_outbox_backlog", "Outbox effects not done yet", labels=["status"]
+        )
+        for status, n in (("pending", backlog.pending), ("in_flight", backlog.in_flight)):
+            outbox.add_metric([status], n)
+        yield outbox
+        dead = GaugeMetricFamily(f"{PREFIX}_outbox_dead", "Outbox effects given up on")
+        dead.add_metric([], backlog.dead)
+        yield dead
+        inbox = GaugeMetricFamily(f"{PREFIX}_inbox_events", "Inbox events", labels=["status"])
+        for status, n in sorted(counts.items()):
+            inbox.add_metric([status], n)
+        yield inbox
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.received = Counter(
+            f"{PREFIX}_webhook_received", "Webhook requests received", ["sender"], registry=r
+        )
+        self.duplicates = Counter(
+            f"{PREFIX}_webhook_duplicates",
+            "Webhook deliveries already stored (retries, or seen by a sync)",
+            ["sender"],
+            registry=r,
+        )
+        self.rejected = Counter(
+            f"{PREFIX}_webhook_rejected",
+            "Requests refused, by sender and error code",
+            ["sender", "reason"],
+            registry=r,
+        )
+        self.ignored = Counter(
+            f"{PREFIX}_webhook_ignored",
+            "Items acknowledged but not stored (other events, other statements)",
+            ["sender"],
+            registry=r,
+        )
+        self.stored = Counter(
+            f"{PREFIX}_inbox_stored_events", "Events stored in the inbox", ["source"], registry=r
+        )
+        self.latency = Histogram(
+            f"{PREFIX}_http_request_duration_seconds",
+            "Request latency",
+            ["endpoint"],
+            registry=r,
+        )
+
+    def watch_store(
+        self, backlog: Callable[[], Backlog], inbox_counts: Callable[[], dict[str, int]]
+    ) -> None:
+        self.registry.register(StoreCollector(backlog, inbox_counts))
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,54 @@
+"""What the views use, built once by create_app and kept in `app.extensions`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from flask import current_app
+
+from connectors.jira_models import Deployment
+from plugin.store import Store
+from webhooks.metrics import Metrics
+
+EXTENSION = "skillrelay"
+
+
+@dataclass(frozen=True)
+class JiraReceiver:
+    base_url: str
+    deployment: Deployment
+    custom_fields: Sequence[str]
+    webhook_secret: str | None  # HMAC key of X-Hub-Signature (admin and Data Center webhooks)
+    automation_secret: str | None  # value of `automation_header` on Automation requests
+    automation_header: str
+
+    @property
+    def signed(self) -> bool:
+        return bool(self.webhook_secret or self.automation_secret)
+
+
+@dataclass(frozen=True)
+class XapiReceiver:
+    modules: Mapping[str, str]  # activity IRI -> module key, as the xAPI sync uses
+    basic: tuple[str, str] | None  # the LRS source's username and password
+    bearer: str | None  # forward_secret_env
+
+    @property
+    def signed(self) -> bool:
+        return self.basic is not None or self.bearer is not None
+
+
+@dataclass(frozen=True)
+class Services:
+    store: Store
+    metrics: Metrics
+    jira: JiraReceiver | None
+    xapi: XapiReceiver | None
+    outbox_stuck_seconds: float
+
+
+def services() -> Services:
+    found = current_app.extensions[EXTENSION]
+    assert isinstance(found, Services)
+    return found
