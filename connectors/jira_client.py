@@ -69,6 +69,14 @@ class SearchPage:
     jql: str
 
 
+@dataclass(frozen=True)
+class Comment:
+    """A comment's id and its text: ADF flattened to plain text (Cloud), wiki markup (DC)."""
+
+    id: str
+    text: str
+
+
 class JiraClient(HttpClient):
     def __init__(
         self,
@@ -232,6 +240,21 @@ class JiraClient(HttpClient):
         if response.status_code == 404:
             return None
         return _object(self._decode(response)).get("value")
+
+    def comments(self, issue: str) -> Iterator[Comment]:
+        """The issue's comments, oldest first, fetched a page at a time as they are read."""
+        path = f"issue/{quote(issue, safe='')}/comment"
+        pager = Offset(SERVICE, "comments")
+        start: int | None = 0
+        while start is not None:
+            params = {"startAt": start, "maxResults": 100}
+            page = _object(self._json("GET", path, params=params))
+            for item in page.get("comments") or []:
+                if isinstance(item, dict):
+                    body = item.get("body")
+                    text = adf.to_plain_text(body) if isinstance(body, Mapping) else str(body or "")
+                    yield Comment(str(item.get("id", "")), text)
+            start = pager.next(page)
 
     # --- writes -----------------------------------------------------------------------------
 

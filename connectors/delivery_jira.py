@@ -1,0 +1,171 @@
+"""Deliver Jira effects (comments, labels) exactly once at the issue, even across crashes.
+
+The issue property `skillrelay.effects` is the record, kept on the issue itself:
+`{<idempotency key>: {"comment_id": "10100", "at": <epoch s>} | {"label": ..., "at": ...}
+| {"state": "posting", "at": ...}}`. Delivering a comment:
+
+1. the key is recorded with a comment id: done, nothing is posted;
+2. the key says "posting" (an earlier attempt stopped between posting and recording):
+   read the issue's comments for the line `skillrelay ref <key>`; found: record its id, done;
+3. otherwise record "posting", post, record the comment id.
+
+So a crash anywhere leaves either nothing posted, or a comment the next attempt finds.
+A label is idempotent in Jira; it is recorded too, so a redelivery sends nothing. The
+property keeps the newest `max_entries` keys (Jira caps a property at 32 KB). Two workers
+writing effects of one issue at the same moment can overwrite each other's entry (Jira
+properties have no compare-and-set); the record is re-read right before every write to keep
+that window small, and the outbox lease means one effect is only ever in one worker's hands.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from connectors import jira_adf as adf
+from connectors.jira_client import JiraClient
+from plugin.effects import COMMENT, LABEL, REF_PREFIX, Effect
+from plugin.errors import FatalError
+
+SERVICE = "jira"
+PROPERTY_KEY = "skillrelay.effects"
+MAX_ENTRIES = 100
+POSTING = "posting"
+_REF = re.compile(re.escape(REF_PREFIX) + r"(\S+)")
+
+Entries = dict[str, dict[str, Any]]
+
+
+def _issue(effect: Effect) -> str:
+    issue = effect.payload.get("issue")
+    if not isinstance(issue, str) or not issue:
+        raise FatalError(SERVICE, f"effect {effect.idempotency_key} names no issue")
+    return issue
+
+
+def _blocks(effect: Effect) -> list[dict[str, Any]]:
+    blocks = effect.payload.get("blocks")
+    if not isinstance(blocks, list) or not blocks:
+        raise FatalError(SERVICE, f"effect {effect.idempotency_key} has no comment blocks")
+    return blocks
+
+
+def _label(effect: Effect) -> str:
+    label = effect.payload.get("label")
+    if not isinstance(label, str) or not label or any(c.isspace() for c in label):
+        raise FatalError(SERVICE, f"effect {effect.idempotency_key} has no usable label")
+    return label
+
+
+def refs_in(text: str) -> set[str]:
+    """The idempotency keys named by `skillrelay ref` lines (wiki escapes removed)."""
+    return set(_REF.findall(text.replace("\\", "")))
+
+
+class JiraSender:
+    def __init__(
+        self,
+        client: JiraClient,
+        *,
+        property_key: str = PROPERTY_KEY,
+        max_entries: int = MAX_ENTRIES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.property_key = property_key
+        self.max_entries = max_entries
+        self.clock = clock
+
+    def send(self, effect: Effect) -> None:
+        if effect.action == COMMENT:
+            self._comment(effect)
+        elif effect.action == LABEL:
+            self._add_label(effect)
+        else:
+            raise FatalError(SERVICE, f"no Jira action {effect.action!r}")
+
+    def _comment(self, effect: Effect) -> None:
+        issue, key = _issue(effect), effect.idempotency_key
+        blocks = _blocks(effect)
+        entries = self.entries(issue)
+        entry = entries.get(key) or {}
+        if entry.get("comment_id"):
+            return
+        if entry.get("state") == POSTING:
+            found = self._find(issue, key)
+            if found is not None:
+                self._record(issue, key, {"comment_id": found})
+                return
+        else:
+            self._record(issue, key, {"state": POSTING}, entries)
+        comment_id = self.client.add_comment(issue, blocks)
+        self._record(issue, key, {"comment_id": comment_id or "unknown"})
+
+    def _add_label(self, effect: Effect) -> None:
+        issue, key, label = _issue(effect), effect.idempotency_key, _label(effect)
+        if key in self.entries(issue):
+            return
+        self.client.add_label(issue, label)
+        self._record(issue, key, {"label": label})
+
+    def _find(self, issue: str, key: str) -> str | None:
+        for comment in self.client.comments(issue):
+            if key in refs_in(comment.text):
+                return comment.id
+        return None
+
+    def entries(self, issue: str) -> Entries:
+        value = self.client.get_property(issue, self.property_key)
+        if not isinstance(value, Mapping):
+            return {}
+        return {str(k): dict(v) for k, v in value.items() if isinstance(v, Mapping)}
+
+    def _record(
+        self, issue: str, key: str, entry: dict[str, Any], read: Entries | None = None
+    ) -> None:
+        # Re-read unless just read: another effect of this issue may have landed meanwhile.
+        entries = self.entries(issue) if read is None else dict(read)
+        entries.pop(key, None)
+        entries[key] = {**entry, "at": int(self.clock())}
+        if len(entries) > self.max_entries:
+            newest = sorted(entries, key=lambda k: int(entries[k].get("at") or 0), reverse=True)
+            keep = set(newest[: self.max_entries]) | {key}
+            entries = {k: v for k, v in entries.items() if k in keep}
+        self.client.set_property(issue, self.property_key, entries)
+
+
+def render(effect: Effect, deployment: str | None = None) -> str:
+    """What a Jira effect would write, as text: wiki markup for Data Center, else plain text."""
+    issue = effect.payload.get("issue", "?")
+    if effect.action == LABEL:
+        return f"label {issue} +{effect.payload.get('label', '?')}"
+    if effect.action != COMMENT:
+        return f"{effect.action} {issue}"
+    document = adf.doc(*_blocks(effect))
+    wanted = deployment or effect.payload.get("deployment")
+    body = adf.to_wiki(document) if wanted == "datacenter" else adf.to_plain_text(document)
+    return f"comment on {issue}:\n{body}"
+
+
+class DryRunJiraSender:
+    """Writes nothing to Jira: renders each effect once (wiki text for Data Center, plain
+    text for Cloud, or as `deployment` says) into `rendered` and to `out` if given."""
+
+    def __init__(
+        self, out: Callable[[str], None] | None = None, *, deployment: str | None = None
+    ) -> None:
+        self.out = out
+        self.deployment = deployment
+        self.rendered: list[str] = []
+        self._seen: set[str] = set()
+
+    def send(self, effect: Effect) -> None:
+        if effect.idempotency_key in self._seen:
+            return
+        text = render(effect, self.deployment)
+        self._seen.add(effect.idempotency_key)
+        self.rendered.append(text)
+        if self.out is not None:
+            self.out(text)

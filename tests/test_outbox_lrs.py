@@ -1,0 +1,129 @@
+"""LRS effects through the outbox against a real Ralph LRS: once, however often they are sent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from connectors.delivery import DELIVERY_POLICY, DryRunJiraSender, LrsSender
+from connectors.xapi import VERB_EARNED, LrsClient, earned_statement
+from plugin.effects import Effect, EffectSender, earned_statement_id
+from plugin.outbox_worker import DeliveryStats, OutboxWorker
+from plugin.store import Store
+from tests.peers.ralph import RalphServer
+from tests.test_effects_support import change, enqueue, flags_award, plan, store_award
+
+pytestmark = pytest.mark.ralph
+
+T0 = datetime.now(UTC).replace(microsecond=0)
+
+
+def client(server: RalphServer) -> LrsClient:
+    return LrsClient(server.endpoint, auth=server.auth, policy=DELIVERY_POLICY)
+
+
+def worker(store: Store, lrs: LrsClient) -> OutboxWorker:
+    senders: dict[str, EffectSender] = {"jira": DryRunJiraSender(), "lrs": LrsSender(lrs)}
+    return OutboxWorker(store, senders, worker_id="w1", backoff=lambda n: 60.0)
+
+
+def statement_ids(lrs: LrsClient) -> list[str]:
+    return [s.id for page in lrs.statements() for s in page.statements]
+
+
+def lrs_effects(effects: list[Effect]) -> list[Effect]:
+    return [e for e in effects if e.target == "lrs"]
+
+
+def test_statements_are_stored_once(store: Store, ralph_lrs: RalphServer) -> None:
+    lrs = client(ralph_lrs)
+    award = store_award(store, flags_award())
+    awarded = plan(change(award, "awarded"))
+    enqueue(store, awarded, T0)
+    assert worker(store, lrs).run_once(T0) == DeliveryStats(claimed=4, done=4)
+    applied, earned = (e.payload["statement"] for e in lrs_effects(awarded))
+    for statement in (applied, earned):
+        stored = lrs.get_statement(statement["id"])
+        assert stored is not None and stored["verb"] == statement["verb"]
+
+    # Sent again directly, and again as the "fulfilled" event's effect: 204, nothing new.
+    LrsSender(lrs).send(lrs_effects(awarded)[1])
+    fulfilled = plan(change(award, "fulfilled", actor="amara.okafor"))
+    enqueue(store, fulfilled, T0)
+    assert worker(store, lrs).run_once(T0).done == 2
+    assert sorted(statement_ids(lrs)) == sorted([applied["id"], earned["id"]])
+    verbs = [s.verb.id for page in lrs.statements() for s in page.statements]
+    assert verbs.count(VERB_EARNED) == 1
+
+    # Revoked: the "earned" statement is voided.
+    revoked = plan(change(award, "revoked", previous="fulfilled"))
+    enqueue(store, revoked, T0)
+    assert worker(store, lrs).run_once(T0).done == 2
+    void = lrs_effects(revoked)[0].payload["statement"]
+    stored_void = lrs.get_statement(void["id"])
+    assert stored_void is not None
+    assert stored_void["object"] == {"objectType": "StatementRef", "id": earned_statement_id(award)}
+
+
+def test_different_content_under_our_id_is_a_dead_letter(
+    store: Store, ralph_lrs: RalphServer
+) -> None:
+    lrs = client(ralph_lrs)
+    award = store_award(store, flags_award())
+    [_, earned] = lrs_effects(plan(change(award, "awarded")))
+    squatter = dict(earned.payload["statement"], result={"score": {"raw": 1}})
+    lrs.send_statements([squatter])
+    enqueue(store, [earned], T0)
+    assert worker(store, lrs).run_once(T0).dead == 1
+    [item] = store.outbox.list()
+    assert item.last_error == (
+        "xapi (HTTP 409): the LRS already holds different content under statement id(s) "
+        + earned.payload["statement"]["id"]
+    )
+
+
+def test_lrs_down_then_back_delivers_exactly_once(store: Store, ralph_lrs: RalphServer) -> None:
+    server = ralph_lrs
+    try:
+        lrs = client(server)
+        award = store_award(store, flags_award())
+        enqueue(store, plan(change(award, "awarded")), T0)
+        server.stop()
+
+        stats = worker(store, lrs).run_once(T0)
+        assert stats == DeliveryStats(claimed=4, done=2, retried=1, deferred=1)
+        waiting = store.outbox.list(status="pending")
+        assert [(i.target, i.action) for i in waiting] == [("lrs", "applied"), ("lrs", "earned")]
+        assert waiting[0].last_error == "xapi: connection failed: ConnectionError"
+        assert all(i.next_attempt_at == T0 + timedelta(seconds=60) for i in waiting)
+        assert worker(store, lrs).run_once(T0 + timedelta(seconds=59)).claimed == 0
+
+        server.start()
+        later = T0 + timedelta(seconds=60)
+        assert worker(store, lrs).run_once(later) == DeliveryStats(claimed=2, done=2)
+        assert store.outbox.backlog().pending == 0
+        sent = lrs_effects(plan(change(award, "awarded")))
+        assert sorted(statement_ids(lrs)) == sorted(e.payload["statement"]["id"] for e in sent)
+    finally:
+        if not server.running:
+            server.start()
+
+
+def test_earned_statement_shape_is_accepted_as_sent(ralph_lrs: RalphServer) -> None:
+    """The planner's statement and connectors.xapi's builder agree (Ralph validates it)."""
+    lrs = client(ralph_lrs)
+    statement = earned_statement(
+        {"objectType": "Agent", "mbox": "mailto:x@example.org"},
+        reward_id="r",
+        reward_name="R",
+        kind="badge",
+        points=None,
+        state="granted",
+        at=T0,
+        natural_key="outbox-test",
+    )
+    LrsSender(lrs).send(
+        Effect("9:awarded:lrs:earned", "lrs", "earned", {"statements": [statement]})
+    )
+    assert statement_ids(lrs) == [statement["id"]]
