@@ -362,6 +362,25 @@ CASES = [
         ],
     ),
     Case(
+        "jql-unsupported-field",
+        [("      labels: [skill-sql]\n", "      labels: [skill-sql]\n      jql: sprint = 42\n")],
+        [
+            "66: skills[0].tickets.jql: field 'sprint' is not supported in a skill's jql; use "
+            "one of project, key, labels, component, status, statusCategory, resolution, "
+            "assignee, issuetype, cf[NNNNN]"
+        ],
+    ),
+    Case(
+        "jql-syntax-error",
+        [
+            (
+                "      labels: [skill-sql]\n",
+                "      labels: [skill-sql]\n      jql: project in (PAY\n",
+            )
+        ],
+        ["66: skills[0].tickets.jql: expected ')' to close the list, found the end"],
+    ),
+    Case(
         "multiple-reference-problems-together",
         [
             ("reward: hour", "reward: gold"),

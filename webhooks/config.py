@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from plugin import logs
+from plugin.engine import ticket_fields
 from plugin.errors import ConfigError, Problem
 from plugin.manifest import Manifest
 from plugin.manifest.sources import XapiBasicAuth
@@ -69,7 +70,7 @@ def _jira(manifest: Manifest, secrets: _Env) -> JiraReceiver | None:
     return JiraReceiver(
         base_url=src.base_url,
         deployment=src.deployment,
-        custom_fields=(src.skill_field,) if src.skill_field else (),
+        custom_fields=ticket_fields(manifest),
         webhook_secret=secrets.get(src.webhook_secret_env, f"{field}.webhook_secret_env"),
         automation_secret=automation,
         automation_header=src.automation_header,

@@ -22,6 +22,8 @@ class Module(Strict):
     title: Text
     minutes: Annotated[StrictInt, Field(ge=5, le=60)]
     moodle_cmid: Annotated[StrictInt, Field(ge=1)] | None = None
+    # The Moodle course the cmid lives in; when absent, sync looks it up (one call per course).
+    moodle_course: Annotated[StrictInt, Field(ge=1)] | None = None
     xapi_activity: Iri | None = None
 
     @model_validator(mode="after")
@@ -29,6 +31,8 @@ class Module(Strict):
         problems: list[tuple[Loc, str]] = []
         if self.moodle_cmid is None and self.xapi_activity is None:
             problems.append(((), "a module needs moodle_cmid, xapi_activity or both"))
+        if self.moodle_course is not None and self.moodle_cmid is None:
+            problems.append((("moodle_course",), "moodle_course needs moodle_cmid"))
         elif self.moodle_cmid is not None and self.xapi_activity is not None:
             found = MOODLE_ACTIVITY.search(self.xapi_activity)
             if found and int(found.group(1)) != self.moodle_cmid:
@@ -69,6 +73,13 @@ class TicketMatch(Strict):
             raise Problems(
                 [((), "needs at least one of labels, components, custom_field_value, jql")]
             )
+        if self.jql is not None:
+            # Imported here: the engine imports the manifest models at module level.
+            from plugin.engine.jql import check_jql
+
+            problem = check_jql(self.jql)
+            if problem is not None:
+                raise Problems([(("jql",), problem)])
         return self
 
 

@@ -76,3 +76,10 @@ class Identities(Repository):
         )
         with self.tx(conn) as c:
             return [to_model(Identity, r) for r in c.execute(query).mappings()]
+
+    def learned(self, *, conn: Connection | None = None) -> dict[tuple[str, str], str]:
+        """(system, external id) -> person id for every identity an admin has mapped."""
+        query = select(identities.c.system, identities.c.external_id, identities.c.person_id)
+        query = query.where(identities.c.person_id.is_not(None))
+        with self.tx(conn) as c:
+            return {(system, ext): person for system, ext, person in c.execute(query)}

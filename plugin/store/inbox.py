@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -137,6 +137,37 @@ class Inbox(Repository):
                 query = query.where(inbox.c[column] == value)
         with self.tx(conn) as c:
             return [to_model(InboxItem, r) for r in c.execute(query).mappings()]
+
+    def payloads(
+        self,
+        kinds: Sequence[str],
+        *,
+        after_id: int = 0,
+        up_to_id: int | None = None,
+        chunk: int = 5000,
+    ) -> Iterator[tuple[int, str, Json]]:
+        """(id, kind, payload) of every event of these kinds, oldest first, read in chunks so
+        a replay of millions of events never holds them all as rows at once."""
+        last = after_id
+        while True:
+            query = (
+                select(inbox.c.id, inbox.c.kind, inbox.c.payload)
+                .where(inbox.c.kind.in_(kinds), inbox.c.id > last)
+                .order_by(inbox.c.id)
+                .limit(chunk)
+            )
+            if up_to_id is not None:
+                query = query.where(inbox.c.id <= up_to_id)
+            with self.engine.connect() as c:
+                rows = c.execute(query).all()
+            yield from ((row[0], row[1], row[2]) for row in rows)
+            if len(rows) < chunk:
+                return
+            last = rows[-1][0]
+
+    def last_id(self, *, conn: Connection | None = None) -> int:
+        with self.tx(conn) as c:
+            return int(c.execute(select(func.coalesce(func.max(inbox.c.id), 0))).scalar_one())
 
 
 def _row(event: InboxEvent) -> dict[str, Any]:

@@ -21,7 +21,9 @@ from plugin.store.schema import award_events, awards
 
 Awards = list[Award]
 
-# Where an award may go next. rejected and revoked are final.
+# Where an award may go next. rejected is final. A revoked award comes back (to the state a
+# new one would start in) when its reopened ticket is done again and still qualifies: there
+# is one award per (person, skill, ticket), never a second one.
 TRANSITIONS: dict[str, frozenset[str]] = {
     "pending_approval": frozenset({"approved", "rejected", "revoked"}),
     "approved": frozenset({"fulfilled", "revoked"}),
@@ -29,7 +31,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     # A flagged reward was already handed out: a person decides to take it back or keep it.
     "revocation_flagged": frozenset({"revoked", "fulfilled"}),
     "rejected": frozenset(),
-    "revoked": frozenset(),
+    "revoked": frozenset({"pending_approval", "approved"}),
 }
 INITIAL_STATES = frozenset({"pending_approval", "approved", "fulfilled"})
 # Points count once the award is granted, until it is actually taken back.
