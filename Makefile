@@ -10,7 +10,7 @@ RALPH_VERSION := 5.1.0
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
 # Ralph (a real xAPI LRS) lives in its own venv: it pins its own FastAPI/pydantic stack.
@@ -40,7 +40,6 @@ pytest: $(VENV)/.installed peers
 test: lint typecheck pytest
 
 bench: $(VENV)/.installed peers
-	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) -m bench
 
 clean:

@@ -11,7 +11,17 @@ from plugin import __version__, logs
 from plugin.errors import ConfigError, SkillrelayError
 
 # Each module in plugin.commands exposes register(subparsers) and sets `func` on its parser.
-COMMAND_MODULES = ["manifest", "db", "sync", "events", "outbox", "demo"]
+COMMAND_MODULES = [
+    "manifest",
+    "db",
+    "sync",
+    "import_",
+    "events",
+    "explain",
+    "identities",
+    "outbox",
+    "demo",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

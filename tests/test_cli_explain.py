@@ -1,0 +1,117 @@
+"""`skillrelay explain TICKET-KEY`: the chain of evidence and the decision, from the inbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.test_import_support import FIXTURES, Cli
+
+AWARDED = (
+    "ben.carter passed 'Composite and partial indexes' (xapi, 2026-11-03 14:00) — "
+    "PAY-101 'Add a composite index to the ledger lookup' showed skill sql-indexing "
+    "(label skill-sql-indexing, component Ledger DB) and entered Done on 2026-11-05 16:00 "
+    "with ben.carter as assignee — 2 days after the module, inside the 30-day window — "
+    "awarded 'One paid learning hour' (needs manager approval)"
+)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    story = Cli(tmp_path, monkeypatch, capsys)
+    story.imported("xapi", "statements.json")
+    story.imported(
+        "jira-issues", "search_cloud.json", "--statuses", str(FIXTURES / "statuses.json")
+    )
+    return story
+
+
+def test_a_full_story_reads_as_an_award(cli: Cli) -> None:
+    result = cli("explain", "PAY-101")
+    assert (result.code, result.err) == (0, "")
+    assert result.out.splitlines() == [AWARDED]
+    assert cli("explain", "pay-101").out == result.out  # keys are read without case
+
+
+def test_outside_the_window(cli: Cli) -> None:
+    result = cli("explain", "PAY-102")
+    assert result.code == 0
+    assert "amara.okafor completed 'Reading a query plan' (xapi, 2026-09-01 10:30)" in result.out
+    assert result.out.rstrip().endswith(
+        "66 days after the module, outside the 30-day window — "
+        "not awarded: the ticket was not done inside the window"
+    )
+
+
+def test_no_skill_says_which_matchers_were_checked(cli: Cli) -> None:
+    result = cli("explain", "PAY-103")
+    assert result.code == 0
+    assert result.out.splitlines() == [
+        "PAY-103 'Remove the unused export job' entered Done on 2026-11-04 12:00 with "
+        "george.lin as assignee — not awarded: the ticket shows no skill",
+        "Skills checked against PAY-103 as it was finished:",
+        "  sql-indexing: looks for label skill-sql-indexing or component Ledger DB or "
+        "customfield_10050 = SQL indexing: none on the ticket",
+        "  feature-flags: looks for label skill-feature-flags or customfield_10050 = "
+        "Feature flags: none on the ticket",
+        "  incident-postmortems: looks for label skill-postmortem: none on the ticket",
+        "  accessible-ui: looks for label skill-a11y or component Checkout UI: none on the ticket",
+        "  api-contract-testing: looks for label skill-api-contracts or component Public API: "
+        "none on the ticket",
+        "  secrets-handling: looks for label skill-secrets: none on the ticket",
+        "  the ticket has labels tech-debt; components Billing; customfield_10050 = (empty)",
+    ]
+
+
+def test_a_label_found_but_the_jql_narrows_it_out(cli: Cli) -> None:
+    cli.edit_manifest(
+        "      labels: [skill-secrets]\n", "      labels: [tech-debt]\n      jql: project = RISK\n"
+    )
+    result = cli("explain", "PAY-103")
+    assert (
+        "  secrets-handling: label tech-debt found, but the ticket does not match "
+        "jql `project = RISK`" in result.out.splitlines()
+    )
+
+
+def test_an_unknown_ticket(cli: Cli) -> None:
+    result = cli("explain", "PAY-999")
+    assert result.code == 1
+    assert "PAY-999: no event names this ticket" in result.err
+    assert "`skillrelay sync --source jira`" in result.err
+
+
+def test_a_ticket_not_done_yet(cli: Cli) -> None:
+    cli.imported("jira-webhook", "webhooks.jsonl")
+    result = cli("explain", "PAY-106")
+    assert result.code == 0
+    assert result.out.strip() == (
+        "PAY-106 'Rotate the acquirer API key' is in status 'In Progress' (category "
+        "indeterminate, 2026-11-12 11:00 UTC) and has not entered the 'done' category yet: "
+        "nothing is decided until it does. It shows skill secrets-handling."
+    )
+
+
+def test_json_gives_the_decisions_with_their_evidence(cli: Cli) -> None:
+    result = cli("explain", "PAY-101", "--json")
+    body = json.loads(result.out)
+    assert (body["ticket"], body["done"]) == ("PAY-101", True)
+    [decision] = body["decisions"]
+    assert decision["explanation"] == AWARDED
+    assert (decision["reason"], decision["person"], decision["skill"]) == (
+        "awarded",
+        "ben.carter",
+        "sql-indexing",
+    )
+    assert decision["completion"]["key"] == "0b9c6a52-3f1e-4d7a-9a61-5c2e8f1d2a01"
+    assert decision["ticket"]["done_transition"] == "jira:10101:30002"
+    assert decision["ticket"]["in_progress_minutes"] == 31 * 60
+
+
+def test_person_filter(cli: Cli) -> None:
+    assert cli("explain", "PAY-101", "--person", "ben.carter").out.splitlines() == [AWARDED]
+    other = cli("explain", "PAY-101", "--person", "amara.okafor")
+    assert other.code == 1
+    assert "no decision about amara.okafor (decided about: ben.carter)" in other.err
