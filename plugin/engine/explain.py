@@ -34,7 +34,10 @@ def explain_one(d: Decision) -> str:
     ticket = f"{d.ticket} '{t.summary}'" if t.summary else t.key
     if c.matched:
         ticket += f" showed skill {d.skill} ({', '.join(c.matched)}) and"
-    ticket += f" entered {t.status or 'done'} on {when(c.done.at)}"
+    # The snapshot at that move may be a later state (search results carry today's status).
+    at_done = c.done.ticket
+    status = at_done.status if at_done.status and at_done.status_category == "done" else "done"
+    ticket += f" entered {status} on {when(c.done.at)}"
     if d.person and d.reason not in (r.NOT_ASSIGNEE, r.NO_ASSIGNEE):
         ticket += f" with {who} as assignee"
     parts.append(ticket)
