@@ -19,7 +19,11 @@ COMMAND_MODULES = [
     "events",
     "explain",
     "identities",
+    "awards",
+    "sprint",
     "outbox",
+    "serve",
+    "worker",
     "demo",
 ]
 

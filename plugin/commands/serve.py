@@ -1,0 +1,47 @@
+"""`skillrelay serve`: the webhook receiver plus, in the same process, the workers and sync."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from plugin.errors import ConfigError
+from plugin.service import compose, options
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "serve",
+        help="receive webhooks, decide, deliver effects and sync, until SIGTERM or Ctrl-C",
+        description="Run the webhook app under a production WSGI server (waitress), with an "
+        "in-process pipeline worker, outbox worker and periodic sync. SIGTERM or Ctrl-C stop "
+        "it cleanly: requests in flight and the effect in hand finish first.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port (8080; 0 picks a free one)")
+    parser.add_argument("--threads", type=int, default=4, help="request threads (4)")
+    parser.add_argument("--no-sync", action="store_true", help="do not pull the sources")
+    parser.add_argument(
+        "--sync-interval",
+        type=options.positive,
+        default=300.0,
+        metavar="S",
+        help="seconds between syncs of every source (300)",
+    )
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="receive only: `skillrelay worker` processes decide and deliver",
+    )
+    options.add_common(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    options.service_logging()
+    if args.threads < 1:
+        raise ConfigError("--threads must be at least 1")
+    workers = compose.Workers(pipeline=not args.no_worker, outbox=not args.no_worker)
+    http = compose.Http(host=args.host, port=args.port, threads=args.threads)
+    sync = None if args.no_sync else args.sync_interval
+    return compose.serve(options.settings(args), http, workers, sync).run()

@@ -1,0 +1,46 @@
+"""Queue the effects of an award change in the outbox, in the caller's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from plugin.effects import AwardChange, Deployment, effects_for
+from plugin.manifest import Manifest
+from plugin.store import Store
+
+
+@dataclass(frozen=True)
+class EffectSettings:
+    """Where the ticket links in comments point, and which Jira format comments use."""
+
+    jira_base_url: str
+    deployment: Deployment
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> EffectSettings:
+        jira = manifest.jira
+        if jira is None:
+            return cls("", "cloud")
+        return cls(str(jira.base_url).rstrip("/"), jira.deployment)
+
+
+def enqueue_effects(
+    store: Store,
+    manifest: Manifest,
+    settings: EffectSettings,
+    change: AwardChange,
+    conn: Connection,
+) -> int:
+    """Queue what `change` writes to Jira and the LRS; how many effects were new."""
+    effects = effects_for(
+        change, manifest, jira_base_url=settings.jira_base_url, deployment=settings.deployment
+    )
+    queued = 0
+    for effect in effects:
+        new = store.outbox.enqueue(
+            effect.idempotency_key, effect.target, effect.action, effect.payload, conn=conn
+        )
+        queued += int(new)
+    return queued

@@ -1,0 +1,115 @@
+"""Which inbox rows a worker's engine has read, so it can catch up on rows stored since.
+
+Inbox ids come from a sequence. On PostgreSQL an id is taken when the INSERT runs, but the
+row is only visible once its transaction commits, so a lower id can appear after a higher
+one was read; and an INSERT that meets a duplicate burns its id for good. The horizon reads
+every row above the highest id it has read, and remembers the ids missing below it (gaps):
+it looks for them again on each catch-up until GAP_SECONDS have passed, far longer than
+any inbox transaction stays open. SQLite hands out ids under its one write lock, so the
+gaps there are only ids that were rolled back.
+
+Rows are read on the caller's connection, inside its transaction: on SQLite a second
+connection could not begin while the caller holds the write lock. `Inbox.payloads` opens
+its own connection, hence `_payloads` below (the same query, on a given connection).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from sqlalchemy import Connection, func, select
+
+from plugin.store.models import Json
+from plugin.store.schema import inbox
+
+log = logging.getLogger("skillrelay.pipeline")
+
+# Every kind the intake stores: a row of a kind not listed here is looked for again as a
+# gap until it expires, which is harmless.
+KINDS = ("completion", "ticket", "delivery")
+GAP_SECONDS = 120.0
+MAX_GAPS = 10_000  # a sequence that jumps further (a server crash skips ids) is not tracked
+CLUSTER = 64  # gaps closer than this are looked for with one range query
+
+Row = tuple[int, str, Json]  # (inbox id, kind, payload)
+
+
+class Horizon:
+    def __init__(self, upto: int, clock: Callable[[], datetime]) -> None:
+        self.upto = upto  # the highest inbox id read
+        self.clock = clock
+        self.gaps: dict[int, datetime] = {}  # id missing below `upto` -> when first missed
+
+    def read(self, conn: Connection) -> list[Row]:
+        """Rows not read before: gaps that have appeared since, then everything newer."""
+        now = self.clock()
+        found = list(self._filled(conn, now))
+        last = self.upto
+        for row in _payloads(conn, after_id=self.upto):
+            self._missed(last + 1, row[0], now)
+            found.append(row)
+            last = row[0]
+        self.upto = last
+        return found
+
+    def _filled(self, conn: Connection, now: datetime) -> Iterator[Row]:
+        for gap, noticed in list(self.gaps.items()):
+            if (now - noticed).total_seconds() > GAP_SECONDS:
+                del self.gaps[gap]
+        for first, last in _clusters(sorted(self.gaps)):
+            for row in _payloads(conn, after_id=first - 1, up_to_id=last):
+                if self.gaps.pop(row[0], None) is not None:
+                    yield row
+
+    def _missed(self, start: int, stop: int, now: datetime) -> None:
+        """Ids in [start, stop) were not there when read."""
+        if stop - start > MAX_GAPS - len(self.gaps):
+            log.warning("inbox ids %d..%d are missing; too many to look for again", start, stop)
+            return
+        for gap in range(start, stop):
+            self.gaps.setdefault(gap, now)
+
+
+def _clusters(ids: list[int]) -> Iterator[tuple[int, int]]:
+    """Runs of ids no more than CLUSTER apart, as (first, last)."""
+    if not ids:
+        return
+    first = last = ids[0]
+    for gap in ids[1:]:
+        if gap - last > CLUSTER:
+            yield first, last
+            first = gap
+        last = gap
+    yield first, last
+
+
+def _payloads(
+    conn: Connection, *, after_id: int, up_to_id: int | None = None, chunk: int = 5000
+) -> Iterator[Row]:
+    """(id, kind, payload) of the rows of KINDS in (after_id, up_to_id], oldest first."""
+    last = after_id
+    while True:
+        query = (
+            select(inbox.c.id, inbox.c.kind, inbox.c.payload)
+            .where(inbox.c.kind.in_(KINDS), inbox.c.id > last)
+            .order_by(inbox.c.id)
+            .limit(chunk)
+        )
+        if up_to_id is not None:
+            query = query.where(inbox.c.id <= up_to_id)
+        rows = conn.execute(query).all()
+        yield from ((row[0], row[1], row[2]) for row in rows)
+        if len(rows) < chunk:
+            return
+        last = rows[-1][0]
+
+
+def unprocessed(conn: Connection, kinds: tuple[str, ...]) -> tuple[int | None, int]:
+    """(the lowest id, the number) of the events of `kinds` no worker has decided yet."""
+    query = select(func.min(inbox.c.id), func.count()).where(
+        inbox.c.status.in_(("new", "deferred")), inbox.c.kind.in_(kinds)
+    )
+    first, count = conn.execute(query).one()
+    return (int(first) if first is not None else None), int(count)

@@ -1,0 +1,290 @@
+"""The pipeline: inbox -> rules engine -> decisions log, awards ledger and outbox.
+
+A worker holds an engine rebuilt from the inbox (the event log) when it starts: every
+event decided so far in one batch (`events_from_inbox` into `Engine.load`, as
+`engine_from_inbox` does, but stopping before the first event nobody has decided, so that
+event's verdicts are logged against it when it is caught up). Each
+`run_once` claims new inbox items, then decides and writes in ONE transaction that holds
+the decider lock (see lock.py):
+
+1. catch up: every inbox event the engine has not read yet, whoever stored or processed it,
+   is added to the engine (events are idempotent facts: adding one twice changes nothing);
+2. the claimed events are added; the people they name are recorded as identities;
+3. every verdict those events changed goes to the decisions log and the ledger, and each
+   award change queues its effects (reconcile.py has the rules);
+4. the claimed items are marked processed.
+
+So whoever holds the lock decides with every event stored before it, the same verdicts any
+other worker would reach, and a budget's last place is spent once. The first transaction
+of a worker also brings the whole ledger in line with its engine (`Reconciler.full`), so a
+manifest changed between runs applies to every award (restart all workers together). A
+transaction that fails leaves events in the engine whose verdicts were not written, so the
+next `run_once` rebuilds the engine first, as at start.
+
+Identities: when an admin maps an external id (the identities table gets a person id), the
+next `run_once` notices that id leave the unmatched list and re-resolves (`relearn`); every
+worker also does so every RELEARN_SECONDS, and `relearn()` does it at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from pydantic import ValidationError
+from sqlalchemy import Connection
+
+from plugin.domain import Completion, PersonRef, TicketTransition
+from plugin.effects import Deployment
+from plugin.engine import Engine, IdentityResolver
+from plugin.manifest import Manifest
+from plugin.pipeline.actions import ActionResult, AwardActions
+from plugin.pipeline.effects import EffectSettings
+from plugin.pipeline.horizon import Horizon, unprocessed
+from plugin.pipeline.lock import hold_decider_lock
+from plugin.pipeline.reconcile import Reconciler, Tally
+from plugin.replay import EVENT, EVENT_KINDS, events_from_inbox
+from plugin.store import InboxItem, Store
+from plugin.store.base import utc_now
+
+log = logging.getLogger("skillrelay.pipeline")
+
+DELIVERY = "delivery"  # webhook delivery markers: nothing to decide
+START_RECHECK = 1000  # ids read again on the first catch-up: rows still committing at start
+BATCH_BACKLOG = 50_000  # inbox rows from the first undecided one: more, and a start loads all
+RELEARN_SECONDS = 60.0
+Event = Completion | TicketTransition
+Claimed = list[tuple[InboxItem, Event]]
+
+
+@dataclass
+class PipelineStats:
+    claimed: int = 0  # inbox items this run leased
+    processed: int = 0  # events decided and marked processed
+    deliveries: int = 0  # delivery markers marked processed
+    failed: int = 0  # unreadable items, marked failed with the reason
+    caught_up: int = 0  # events read from the inbox log into the engine
+    decisions: int = 0  # rows added to the decisions log
+    awarded: int = 0
+    revoked: int = 0
+    flagged: int = 0  # fulfilled rewards whose ticket no longer qualifies
+    restored: int = 0  # flagged rewards whose ticket qualifies again
+    effects: int = 0  # outbox rows queued
+
+    def add(self, tally: Tally) -> None:
+        for f in fields(tally):
+            setattr(self, f.name, getattr(self, f.name) + getattr(tally, f.name))
+
+
+def read_event(item: InboxItem) -> Event | str:
+    """The domain event an inbox item carries, or why it cannot be read."""
+    try:
+        event = EVENT.validate_python(item.payload)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}"
+            for e in exc.errors()[:3]
+        )
+        return f"unreadable {item.kind} payload: {problems}"
+    if event.kind != item.kind:
+        return f"stored as kind {item.kind!r} but the payload is a {event.kind!r} event"
+    return event
+
+
+class Pipeline:
+    def __init__(
+        self,
+        store: Store,
+        manifest: Manifest,
+        *,
+        worker_id: str,
+        jira_base_url: str | None = None,
+        deployment: Deployment | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        """Rebuilds the engine from the inbox: every event stored so far."""
+        given = EffectSettings.of(manifest)
+        settings = EffectSettings(
+            jira_base_url.rstrip("/") if jira_base_url is not None else given.jira_base_url,
+            deployment or given.deployment,
+        )
+        self.store = store
+        self.manifest = manifest
+        self.worker_id = worker_id
+        self.clock = clock
+        self.actions = AwardActions(store, manifest, settings, clock)
+        self.reconciler = Reconciler(store, manifest, settings, clock)
+        self._load()
+
+    def _load(self) -> None:
+        """Rebuild the engine from the inbox; the next transaction reconciles everything."""
+        # Read the unmatched ids before the mapping the engine starts with, so a mapping
+        # made in between is seen as a change.
+        self._unmatched = self._unmatched_now()
+        learned = self.store.identities.learned()
+        self.resolver = IdentityResolver(self.manifest, learned)
+        cut, last = self._cut()
+        self.engine = Engine(self.manifest, learned)
+        self.engine.load(events_from_inbox(self.store, up_to_id=cut))
+        self.horizon = Horizon(max(0, min(cut, last - START_RECHECK)), self.clock)
+        self._learned_at = self.clock()
+        self._full = True  # bring the whole ledger in line on the first transaction
+        self._relearn = False
+        self._stale = False
+
+    def _cut(self) -> tuple[int, int]:
+        """(the last inbox id loaded in one batch at start, the last id stored).
+
+        Events from the first one no worker has decided yet are left to the catch-up, which
+        logs each one's verdicts against its inbox id. When that would be more than
+        BATCH_BACKLOG rows (a first sync of years of history) they are loaded in the batch
+        too, much faster; then only the verdicts that change the ledger are logged, by the
+        first full reconcile.
+        """
+        with self.store.transaction() as conn:
+            last = self.store.inbox.last_id(conn=conn)
+            first, backlog = unprocessed(conn, EVENT_KINDS)
+        if first is None:
+            return last, last
+        if last - first >= BATCH_BACKLOG:
+            log.warning(
+                "%d events wait in the inbox: loading them in one batch; only the verdicts "
+                "that change the ledger go to the decisions log",
+                backlog,
+            )
+            return last, last
+        return first - 1, last
+
+    # Deciding.
+    def run_once(self, limit: int = 500) -> PipelineStats:
+        """Claim up to `limit` new inbox items and decide them; what happened."""
+        stats = PipelineStats()
+        if self._stale:
+            self._load()
+        items = self.store.inbox.claim(limit, self.worker_id)
+        stats.claimed = len(items)
+        claimed: Claimed = []
+        deliveries: list[int] = []
+        for item in items:
+            if item.kind == DELIVERY:
+                deliveries.append(item.id)
+                continue
+            event = (
+                read_event(item)
+                if item.kind in EVENT_KINDS
+                else f"kind {item.kind!r} is not an event the pipeline decides"
+            )
+            if isinstance(event, str):
+                log.warning("inbox item %d failed: %s", item.id, event)
+                self.store.inbox.mark_failed(item.id, event)
+                stats.failed += 1
+            else:
+                claimed.append((item, event))
+        if deliveries:
+            self.store.inbox.mark_processed(deliveries)
+            stats.deliveries = len(deliveries)
+        self._relearn = self._relearn or self._mapping_changed()
+        if claimed or self._full or self._relearn:
+            self._decide(claimed, stats)
+        return stats
+
+    def relearn(self) -> PipelineStats:
+        """Re-read the identities admins have mapped and decide the events they unblock."""
+        if self._stale:
+            self._load()
+        self._relearn = True
+        stats = PipelineStats()
+        self._decide([], stats)
+        return stats
+
+    def _decide(self, claimed: Claimed, stats: PipelineStats) -> None:
+        tally = Tally()
+        try:
+            with self.store.transaction() as conn:
+                hold_decider_lock(conn)
+                self.reconciler.begin()
+                stats.caught_up += self._catch_up(conn, tally)
+                if self._relearn:
+                    self._relearn_now(conn, tally)
+                if self._full:
+                    self.reconciler.full(self.engine, conn, tally)
+                for item, event in claimed:
+                    self.reconciler.apply(self.engine.add(event), conn, tally, item.id)
+                    self._note_people(event, conn)
+                self.store.inbox.mark_processed([item.id for item, _ in claimed], conn=conn)
+        except BaseException:
+            # The engine kept events whose verdicts were not written: start again from the
+            # inbox, so they are caught up (and logged) once more.
+            self._stale = True
+            raise
+        self._full = self._relearn = False
+        stats.processed += len(claimed)
+        stats.add(tally)
+
+    def _catch_up(self, conn: Connection, tally: Tally) -> int:
+        added = 0
+        for inbox_id, kind, payload in self.horizon.read(conn):
+            if kind not in EVENT_KINDS:
+                continue
+            try:
+                event = EVENT.validate_python(payload)
+            except ValidationError:
+                continue  # marked failed by the worker that claimed it
+            added += 1
+            self.reconciler.apply(self.engine.add(event), conn, tally, inbox_id)
+        return added
+
+    # Identities.
+    def _note_people(self, event: Event, conn: Connection) -> None:
+        refs: list[PersonRef | None] = (
+            [event.person] if isinstance(event, Completion) else [event.ticket.assignee]
+        )
+        for ref in refs:
+            if ref is None:
+                continue
+            person = self.resolver.resolve(ref)
+            self.store.identities.upsert(
+                ref.system, ref.id, person, ref.email, ref.display_name, event.at, conn=conn
+            )
+            if person is None:
+                self._unmatched.add((ref.system, ref.id))
+
+    def _unmatched_now(self) -> set[tuple[str, str]]:
+        return {(i.system, i.external_id) for i in self.store.identities.unmatched()}
+
+    def _mapping_changed(self) -> bool:
+        """An id left the unmatched list (an admin mapped it), or it is time to look."""
+        now = self.clock()
+        current = self._unmatched_now()
+        mapped = self._unmatched - current
+        self._unmatched = current
+        return bool(mapped) or (now - self._learned_at).total_seconds() >= RELEARN_SECONDS
+
+    def _relearn_now(self, conn: Connection, tally: Tally) -> None:
+        learned = self.store.identities.learned(conn=conn)
+        self.resolver = IdentityResolver(self.manifest, learned)
+        self.reconciler.apply(self.engine.relearn(learned), conn, tally, None)
+        self._learned_at = self.clock()
+
+    # Manual actions (see actions.py).
+    def approve(
+        self, award_id: int, by: str, note: str | None = None, at: datetime | None = None
+    ) -> ActionResult:
+        return self.actions.approve(award_id, by, note, at)
+
+    def reject(
+        self, award_id: int, by: str, note: str | None = None, at: datetime | None = None
+    ) -> ActionResult:
+        return self.actions.reject(award_id, by, note, at)
+
+    def fulfil(
+        self, award_id: int, by: str, note: str | None = None, at: datetime | None = None
+    ) -> ActionResult:
+        return self.actions.fulfil(award_id, by, note, at)
+
+    def revoke(
+        self, award_id: int, by: str, note: str | None = None, at: datetime | None = None
+    ) -> ActionResult:
+        return self.actions.revoke(award_id, by, note, at)

@@ -1,0 +1,253 @@
+"""Compose `serve` and `worker` processes: which parts run, in which threads, who wakes whom.
+
+serve (one process):   http (waitress I/O loop + N request threads) --wakes--> pipeline
+                       sync (every --sync-interval s)              --wakes--> pipeline
+                       pipeline (on a wake, else every --poll s)   --wakes--> outbox
+                       outbox   (on a wake, else every --poll s)
+worker (scale-out):    pipeline and/or outbox as above, no http and no sync; several worker
+                       processes share one PostgreSQL store (claims skip locked rows).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, Response, request
+
+from plugin.errors import SkillrelayError
+from plugin.manifest import Manifest, load_manifest
+from plugin.outbox_worker import BACKOFF_BASE, OutboxWorker, exponential_backoff
+from plugin.pipeline import Pipeline, PipelineStats
+from plugin.runtime import Secrets
+from plugin.service.http import HttpServer
+from plugin.service.loop import Loop
+from plugin.service.parts import Stoppable, pipeline, senders, sync_sources
+from plugin.service.run import Service
+from plugin.store import Store
+from plugin.sync import sync_all
+from webhooks import create_app
+
+log = logging.getLogger("skillrelay.service")
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    manifest_file: Path
+    database: str
+    worker_id: str
+    poll: float = 2.0  # seconds between looks at the inbox and the outbox when not woken
+    batch: int = 100  # inbox events per pipeline run
+    lease: float = 60.0  # seconds an outbox effect stays with the worker that claimed it
+    retry_base: float = BACKOFF_BASE  # seconds before an effect's second attempt
+    grace: float = 10.0  # seconds a shutdown may take
+
+
+@dataclass(frozen=True)
+class Http:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    threads: int = 4
+
+
+@dataclass(frozen=True)
+class Workers:
+    pipeline: bool = True
+    outbox: bool = True
+
+
+@dataclass
+class Opened:
+    """What a command opened: the store first, so whatever fails after can close it."""
+
+    manifest: Manifest
+    secrets: Secrets
+    env: Mapping[str, str]
+    store: Store
+
+
+def open_parts(settings: Settings, env: Mapping[str, str] | None = None) -> Opened:
+    manifest = load_manifest(settings.manifest_file)
+    found = os.environ if env is None else env
+    store = Store.open(settings.database)
+    log.info("store: %s", store.url)
+    return Opened(manifest, Secrets(str(settings.manifest_file), found), found, store)
+
+
+def worker_loops(
+    opened: Opened, settings: Settings, workers: Workers, stop: threading.Event
+) -> tuple[list[Loop], Loop | None]:
+    """The worker loops, and the one to wake when the inbox got something (pipeline)."""
+    loops: list[Loop] = []
+    outbox_loop: Loop | None = None
+    if workers.outbox:
+        outbox = outbox_worker(opened, settings)
+        outbox_loop = Loop(
+            "outbox", lambda: deliver(outbox, stop), interval=settings.poll, stop=stop
+        )
+        loops.append(outbox_loop)
+    pipeline_loop: Loop | None = None
+    if workers.pipeline:
+        drainer = pipeline(opened.store, opened.manifest, settings.worker_id)
+
+        def decide() -> bool:
+            stats = decide_once(drainer, settings.batch)
+            if stats.effects and outbox_loop is not None:
+                outbox_loop.wake()
+            return stats.claimed >= settings.batch
+
+        pipeline_loop = Loop("pipeline", decide, interval=settings.poll, stop=stop)
+        loops.insert(0, pipeline_loop)
+        log.info(
+            "pipeline: worker %s, batches of %d, every %g s and when woken",
+            settings.worker_id,
+            settings.batch,
+            settings.poll,
+        )
+    return loops, pipeline_loop
+
+
+def outbox_worker(opened: Opened, settings: Settings) -> OutboxWorker:
+    found, lines = senders(opened.manifest, opened.secrets, opened.env)
+    log.info(
+        "outbox: worker %s delivering to %s; every %g s and when woken, lease %g s",
+        settings.worker_id,
+        "; ".join(lines),
+        settings.poll,
+        settings.lease,
+    )
+    return OutboxWorker(
+        opened.store,
+        found,
+        worker_id=settings.worker_id,
+        lease_seconds=settings.lease,
+        backoff=exponential_backoff(settings.retry_base),
+    )
+
+
+def decide_once(drainer: Pipeline, batch: int) -> PipelineStats:
+    stats = drainer.run_once(limit=batch)
+    if stats.claimed or stats.decisions or stats.effects:
+        log.info(
+            "pipeline: %d event(s) decided, %d failed; %d awarded, %d revoked; %d effect(s) queued",
+            stats.processed,
+            stats.failed,
+            stats.awarded,
+            stats.revoked,
+            stats.effects,
+        )
+    return stats
+
+
+def deliver(worker: OutboxWorker, stop: threading.Event) -> bool:
+    stats = worker.run_once(stop=stop)
+    if stats.claimed:
+        log.info(
+            "outbox: %d delivered, %d to retry, %d deferred, %d dead, %d lost to another worker",
+            stats.done,
+            stats.retried,
+            stats.deferred,
+            stats.dead,
+            stats.lost,
+        )
+    return stats.claimed >= worker.batch and not stop.is_set()
+
+
+def sync_loop(
+    opened: Opened, interval: float, stop: threading.Event, pipeline_loop: Loop | None
+) -> Loop | None:
+    sources = [
+        Stoppable(s, stop) for s in sync_sources(opened.manifest, opened.secrets, opened.env)
+    ]
+    if not sources:
+        log.info("sync: no source to pull")
+        return None
+
+    def pull() -> bool:
+        summaries = sync_all(sources, opened.store, opened.store.clock())
+        new = sum(s.new for s in summaries)
+        for s in summaries:
+            if s.fetched or not s.ok:
+                log.info(
+                    "sync: %s fetched %d, new %d%s",
+                    s.source,
+                    s.fetched,
+                    s.new,
+                    "" if s.ok else f", stopped: {s.stopped}",
+                )
+        if new and pipeline_loop is not None:
+            pipeline_loop.wake()
+        return False
+
+    log.info("sync: %s every %g s", ", ".join(s.name for s in sources), interval)
+    return Loop("sync", pull, interval=interval, stop=stop)
+
+
+def wake_on_webhooks(app: Flask, loop: Loop) -> None:
+    """After a webhook stored an event (any 2xx), the pipeline runs at once."""
+
+    @app.after_request
+    def wake(response: Response) -> Response:
+        stored = request.method == "POST" and response.status_code < 300
+        if stored and request.path.startswith("/webhooks/"):
+            loop.wake()
+        return response
+
+
+def serve(
+    settings: Settings,
+    http: Http,
+    workers: Workers,
+    sync_interval: float | None,
+    env: Mapping[str, str] | None = None,
+) -> Service:
+    """The serve process, built and checked (ConfigError on a missing secret), not started."""
+    opened = open_parts(settings, env)
+    try:
+        stop = threading.Event()
+        loops, pipeline_loop = worker_loops(opened, settings, workers, stop)
+        if not (workers.pipeline or workers.outbox):
+            log.info("workers: off (--no-worker); `skillrelay worker` processes decide and deliver")
+        if sync_interval is not None:
+            found = sync_loop(opened, sync_interval, stop, pipeline_loop)
+            loops += [found] if found else []
+        else:
+            log.info("sync: off (--no-sync)")
+        app = create_app(
+            {"MANIFEST": str(settings.manifest_file)},
+            store=opened.store,
+            manifest=opened.manifest,
+            env=opened.env,
+        )
+        if pipeline_loop is not None:
+            wake_on_webhooks(app, pipeline_loop)
+        try:
+            server = HttpServer(app, host=http.host, port=http.port, threads=http.threads)
+        except OSError as exc:
+            where = f"{http.host}:{http.port}"
+            raise SkillrelayError(f"http: cannot listen on {where}: {exc.strerror}") from None
+        log.info("http: listening on %s (waitress, %d threads)", server.address, http.threads)
+    except BaseException:
+        opened.store.close()
+        raise
+    return Service(opened.store, loops, server, grace=settings.grace, stop=stop)
+
+
+def worker(settings: Settings, workers: Workers, env: Mapping[str, str] | None = None) -> Service:
+    opened = open_parts(settings, env)
+    try:
+        stop = threading.Event()
+        loops, _ = worker_loops(opened, settings, workers, stop)
+    except BaseException:
+        opened.store.close()
+        raise
+    return Service(opened.store, loops, grace=settings.grace, stop=stop)

@@ -1,0 +1,81 @@
+"""Command-line options `serve` and `worker` share, and the logging a service wants."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from plugin.outbox_worker import BACKOFF_BASE
+from plugin.service.compose import Settings, default_worker_id
+from plugin.settings import database_url, manifest_path
+
+
+def positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--manifest", help="manifest file (default $SKILLRELAY_MANIFEST)")
+    parser.add_argument("--database", help="database URL (default $SKILLRELAY_DATABASE_URL)")
+    parser.add_argument(
+        "--id", dest="worker_id", metavar="NAME", help="worker name in claims (default host-pid)"
+    )
+    tuning = parser.add_argument_group("tuning")
+    tuning.add_argument(
+        "--poll",
+        type=positive,
+        default=2.0,
+        metavar="S",
+        help="seconds between looks at the inbox and outbox when nothing wakes them (2)",
+    )
+    tuning.add_argument(
+        "--batch",
+        type=int,
+        default=100,
+        metavar="N",
+        help="inbox events the pipeline claims per run (100)",
+    )
+    tuning.add_argument(
+        "--lease",
+        type=positive,
+        default=60.0,
+        metavar="S",
+        help="seconds a claimed effect stays with this worker before others may take it (60)",
+    )
+    tuning.add_argument(
+        "--retry-base",
+        type=positive,
+        default=BACKOFF_BASE,
+        metavar="S",
+        help=f"seconds before a failed effect's second attempt, doubling after ({BACKOFF_BASE:g})",
+    )
+    tuning.add_argument(
+        "--grace",
+        type=positive,
+        default=10.0,
+        metavar="S",
+        help="seconds a shutdown may take before the process exits anyway (10)",
+    )
+
+
+def settings(args: argparse.Namespace) -> Settings:
+    return Settings(
+        manifest_file=manifest_path(args.manifest),
+        database=database_url(args.database),
+        worker_id=args.worker_id or default_worker_id(),
+        poll=args.poll,
+        batch=max(1, args.batch),
+        lease=args.lease,
+        retry_base=args.retry_base,
+        grace=args.grace,
+    )
+
+
+def service_logging() -> None:
+    """A service reports what it starts and stops: skillrelay's own INFO lines are shown
+    unless the root level is already lower (--log-level DEBUG)."""
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:
+        logging.getLogger("skillrelay").setLevel(logging.INFO)

@@ -1,0 +1,114 @@
+"""The pieces a service runs, built from the manifest and the environment's secrets.
+
+- senders: Jira through `JiraSender` when the Jira API token is set, else a dry run that
+  logs what would be written; the LRS through `LrsSender` when the manifest names one (its
+  credentials are then required). Delivery clients use `DELIVERY_POLICY`: the outbox worker,
+  not the client, waits out a Retry-After.
+- sync sources: every configured source; Jira only when its API token is set (without it
+  tickets arrive by webhook alone, as the dry run says).
+- the pipeline: claims new inbox events, decides, writes decisions, awards and effects.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+
+from connectors.delivery import DELIVERY_POLICY, DryRunJiraSender, JiraSender, LrsSender
+from plugin.effects import Effect, EffectSender
+from plugin.manifest import Manifest
+from plugin.pipeline import Pipeline
+from plugin.ports import Batch, EventSource
+from plugin.runtime import Secrets, build_sources, jira_client, lrs_client
+from plugin.store import Store
+
+log = logging.getLogger("skillrelay.service")
+
+
+def jira_token_set(manifest: Manifest, env: Mapping[str, str]) -> bool:
+    jira = manifest.jira
+    return jira is not None and bool(env.get(jira.auth.token_env))
+
+
+class DryRunLog:
+    """DryRunJiraSender that logs each rendering instead of keeping them all in memory."""
+
+    def __init__(self, deployment: str | None) -> None:
+        self.inner = DryRunJiraSender(self._log, deployment=deployment)
+
+    @staticmethod
+    def _log(text: str) -> None:
+        log.info("jira dry run, not written: %s", text)
+
+    def send(self, effect: Effect) -> None:
+        self.inner.send(effect)
+        self.inner.rendered.clear()
+
+
+def senders(
+    manifest: Manifest, secrets: Secrets, env: Mapping[str, str]
+) -> tuple[dict[str, EffectSender], list[str]]:
+    """The sender per outbox target, and a line describing each for the start-up log."""
+    found: dict[str, EffectSender] = {}
+    lines: list[str] = []
+    jira = manifest.jira
+    if jira is not None and jira_token_set(manifest, env):
+        client = jira_client(manifest, secrets, policy=DELIVERY_POLICY)
+        found["jira"] = JiraSender(client)
+        lines.append(f"jira {jira.deployment} {jira.base_url}")
+    else:
+        # Effects on Jira exist only for Jira tickets, so a manifest without Jira has none.
+        found["jira"] = DryRunLog(jira.deployment if jira else None)
+        why = f"{jira.auth.token_env} is not set" if jira else "no Jira source"
+        lines.append(f"jira DRY RUN ({why}: comments and labels are logged, not written)")
+    if manifest.xapi is not None:
+        found["lrs"] = LrsSender(lrs_client(manifest, secrets, policy=DELIVERY_POLICY))
+        lines.append(f"lrs {manifest.xapi.endpoint}")
+    return found, lines
+
+
+def sync_sources(manifest: Manifest, secrets: Secrets, env: Mapping[str, str]) -> list[EventSource]:
+    sources: list[EventSource] = []
+    for name in ("moodle", "xapi"):
+        if getattr(manifest, name) is not None:
+            sources.extend(build_sources(manifest, secrets, only=name))
+    if jira_token_set(manifest, env):
+        sources.extend(build_sources(manifest, secrets, only="jira"))
+    return sources
+
+
+class Stoppable:
+    """A source whose pull ends between pages once `stop` is set: what was stored keeps its
+    cursor, the rest is read on the next sync."""
+
+    def __init__(self, source: EventSource, stop: threading.Event) -> None:
+        self.source = source
+        self.name = source.name
+        self.stop = stop
+
+    def pull(self, cursors: Mapping[str, str | None], now: datetime) -> Iterator[Batch]:
+        pages = self.source.pull(cursors, now)
+        try:
+            for batch in pages:
+                yield batch
+                if self.stop.is_set():
+                    return
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+
+
+def pipeline(store: Store, manifest: Manifest, worker_id: str) -> Pipeline:
+    """The pipeline, its engine rebuilt from the inbox (this reads every stored event)."""
+    jira = manifest.jira
+    return Pipeline(
+        store,
+        manifest,
+        worker_id=worker_id,
+        jira_base_url=str(jira.base_url).rstrip("/") if jira else "",
+        deployment=jira.deployment if jira else "cloud",
+        clock=store.clock,
+    )

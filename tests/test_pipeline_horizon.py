@@ -1,0 +1,108 @@
+"""The catch-up horizon: rows that commit late, ids burned for good, and a restart."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import insert
+
+from plugin.pipeline import pipeline as pipeline_module
+from plugin.pipeline.horizon import GAP_SECONDS, Horizon, _clusters
+from plugin.store import Store
+from plugin.store.schema import inbox, metadata
+from tests.test_pipeline_support import (
+    NOW,
+    T0,
+    award_of,
+    completion,
+    drain,
+    pipeline,
+    put,
+    ticket,
+    worked,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def read_ids(store: Store, horizon: Horizon) -> list[int]:
+    with store.transaction() as conn:
+        return [row[0] for row in horizon.read(conn)]
+
+
+def test_reads_each_row_once(store: Store) -> None:
+    store.inbox.add("jira", "delivery", "start", payload={})  # ids go on across tests
+    horizon = Horizon(store.inbox.last_id(), Clock())
+    put(store, [completion("ben.carter")])
+    assert read_ids(store, horizon) == [store.inbox.last_id()]
+    assert read_ids(store, horizon) == []
+    put(store, [completion("chloe.nguyen")])
+    assert read_ids(store, horizon) == [store.inbox.last_id()]
+    assert horizon.gaps == {}
+
+
+@pytest.mark.postgres
+def test_a_row_committed_late_is_read_and_a_burned_id_expires(postgres_store_url: str) -> None:
+    clock = Clock()
+    with Store.open(postgres_store_url) as store:
+        with store.transaction() as conn:  # the shared database: empty it, as `store` does
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(table.delete())
+        store.inbox.add("jira", "delivery", "start", payload={})  # where the ids are now
+        horizon = Horizon(store.inbox.last_id(), clock)
+        slow = store.engine.connect()
+        try:
+            late = slow.begin()
+            row = completion("ben.carter").model_dump(mode="json")
+            values = {"source": "moodle", "kind": "completion", "payload": row, "received_at": NOW}
+            slow.execute(insert(inbox).values(natural_key="late", **values))  # takes an id
+            put(store, [completion("chloe.nguyen")])  # a higher id, committed first
+            put(store, [completion("chloe.nguyen")])  # a duplicate: burns an id for good
+            put(store, [completion("diego.ramirez")])
+            first = read_ids(store, horizon)
+            assert len(first) == 2 and len(horizon.gaps) == 2
+            late.commit()
+        finally:
+            slow.close()
+        [late_id] = read_ids(store, horizon)
+        assert late_id < first[0]
+        assert len(horizon.gaps) == 1  # the burned id, still looked for
+        clock.now += timedelta(seconds=GAP_SECONDS + 1)
+        assert read_ids(store, horizon) == []
+        assert horizon.gaps == {}
+
+
+def test_clusters_group_close_ids() -> None:
+    assert list(_clusters([])) == []
+    assert list(_clusters([3, 4, 10, 500, 501])) == [(3, 10), (500, 501)]
+
+
+def test_an_event_waiting_at_start_is_logged_against_its_inbox_row(store: Store) -> None:
+    put(store, [completion("ben.carter"), *worked(ticket("PAY-101", "ben.carter"), T0)])
+    drain(pipeline(store))
+    done = store.inbox.last_id()
+    put(store, worked(ticket("PAY-102", "ben.carter"), T0 + timedelta(days=1)))
+    drain(pipeline(store, worker="restarted"))
+    assert award_of(store, "ben.carter", "PAY-102").state == "pending_approval"
+    [decision] = store.decisions.for_ticket("PAY-102")
+    assert decision.inbox_id is not None and decision.inbox_id > done
+
+
+def test_a_long_backlog_is_loaded_in_one_batch(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline_module, "BATCH_BACKLOG", 2)
+    put(store, [completion("ben.carter"), *worked(ticket("PAY-101", "ben.carter"), T0)])
+    p = pipeline(store)
+    assert p.horizon.upto == 0 and len(p.engine.awards()) == 1  # all in the batch
+    stats = drain(p)
+    assert (stats.awarded, stats.processed) == (1, 3)
+    [decision] = store.decisions.for_ticket("PAY-101")
+    assert (decision.outcome, decision.inbox_id) == ("awarded", None)  # by the full reconcile

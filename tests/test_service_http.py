@@ -1,0 +1,182 @@
+"""The parts of a service in one process: waitress draining requests, the loops' wake-ups,
+a shutdown that ends at its deadline."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from plugin.ports import Batch
+from plugin.service.http import HttpServer
+from plugin.service.loop import Loop
+from plugin.service.parts import Stoppable
+from plugin.service.run import Service
+from plugin.store import Store
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+def slow_app(started: threading.Event, delay: float) -> Callable[..., Iterable[bytes]]:
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/slow":
+            started.set()
+            time.sleep(delay)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"done"]
+
+    return app
+
+
+def test_a_request_in_flight_finishes_and_new_connections_are_refused() -> None:
+    started = threading.Event()
+    server = HttpServer(slow_app(started, 0.5), host="127.0.0.1", port=0, threads=2)
+    server.start()
+    answers: list[requests.Response] = []
+    client = threading.Thread(
+        target=lambda: answers.append(requests.get(server.address + "/slow", timeout=5))
+    )
+    try:
+        assert requests.get(server.address + "/fast", timeout=5).text == "done"
+        client.start()
+        assert started.wait(5)
+        server.stop_accepting()
+        assert server.busy() == 1
+        port = int(server.address.rsplit(":", 1)[1])
+        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            pass
+        assert server.drain(time.monotonic() + 5) == 0
+        client.join(5)
+        assert [a.status_code for a in answers] == [200] and answers[0].text == "done"
+    finally:
+        assert server.close(5)
+    assert not server.running
+
+
+def test_drain_gives_up_at_the_deadline() -> None:
+    started = threading.Event()
+    server = HttpServer(slow_app(started, 1.5), host="127.0.0.1", port=0, threads=1)
+    server.start()
+    outcome: list[str] = []
+
+    def call() -> None:
+        try:
+            outcome.append(requests.get(server.address + "/slow", timeout=5).text)
+        except requests.ConnectionError:
+            outcome.append("dropped")
+
+    client = threading.Thread(target=call, daemon=True)
+    client.start()
+    try:
+        assert started.wait(5)
+        server.stop_accepting()
+        begun = time.monotonic()
+        assert server.drain(begun + 0.2) == 1
+        assert time.monotonic() - begun < 1.0
+    finally:
+        server.close(3)
+        client.join(5)
+    assert outcome == ["dropped"]  # closed at the deadline, not answered
+
+
+def test_a_loop_runs_at_once_when_woken_and_stops_on_request() -> None:
+    stop = threading.Event()
+    runs: list[float] = []
+
+    def step() -> bool:
+        runs.append(time.monotonic())
+        return False  # nothing more: wait for the interval or a wake-up
+
+    loop = Loop("test", step, interval=60, stop=stop)
+    loop.start()
+    deadline = time.monotonic() + 5
+    while not runs and time.monotonic() < deadline:
+        time.sleep(0.01)
+    loop.wake()
+    while len(runs) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(runs) == 2  # woken long before the 60 s interval
+    stop.set()
+    assert loop.join(2)
+
+
+def test_a_loop_survives_a_failing_step_and_runs_again_when_more_is_waiting() -> None:
+    stop = threading.Event()
+    calls: list[str] = []
+
+    def step() -> bool:
+        calls.append("x")
+        if len(calls) == 1:
+            raise RuntimeError("the store is away")
+        if len(calls) >= 4:
+            stop.set()
+        return True  # more work: no waiting between runs
+
+    loop = Loop("test", step, interval=0.05, stop=stop)
+    loop.start()
+    assert loop.join(5)
+    assert len(calls) == 4
+
+
+class Pages:
+    name = "pages"
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def pull(self, cursors: Any, now: Any) -> Any:
+        try:
+            for n in range(5):
+                yield Batch(stream="s", events=[], cursor=None, fetched=n)
+        finally:
+            self.closed = True
+
+
+def test_a_stoppable_source_ends_after_the_page_in_hand() -> None:
+    stop = threading.Event()
+    source = Pages()
+    seen = []
+    for batch in Stoppable(source, stop).pull({}, datetime.now(UTC)):
+        seen.append(batch.fetched)
+        stop.set()
+    assert seen == [0] and source.closed
+
+
+def test_a_shutdown_gives_up_after_the_grace_period(
+    tmp_path: Path, sqlite_template: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    shutil.copyfile(sqlite_template, tmp_path / "grace.db")
+    stop = threading.Event()
+    entered = threading.Event()
+    release = threading.Event()
+
+    def stuck() -> bool:  # a delivery to a target that does not answer
+        entered.set()
+        release.wait(5)
+        return False
+
+    loop = Loop("outbox", stuck, interval=60, stop=stop)
+    service = Service(
+        Store.open(f"sqlite:///{tmp_path / 'grace.db'}"), [loop], grace=0.3, stop=stop
+    )
+    loop.start()
+    try:
+        assert entered.wait(5)
+        begun = time.monotonic()
+        with caplog.at_level(logging.INFO, logger="skillrelay.service"):
+            assert service.shutdown() is False
+        assert time.monotonic() - begun < 1.5
+        assert "outbox: still busy at the deadline" in caplog.text
+        assert "shutdown: gave up waiting" in caplog.text
+    finally:
+        release.set()
+        loop.join(5)
