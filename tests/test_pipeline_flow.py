@@ -125,7 +125,7 @@ def test_duplicates_in_any_order_award_once(store: Store, seed: int) -> None:
     assert len(keys) == len(set(keys)) == 7  # 3 + 4, each once
 
 
-def test_reopen_revokes_and_done_again_stays_revoked(store: Store) -> None:
+def test_reopen_revokes_and_done_again_brings_it_back(store: Store) -> None:
     pay = ticket("PAY-101", "ben.carter")
     put(store, [completion("ben.carter"), *worked(pay, DONE_AT)])
     p = pipeline(store)
@@ -146,10 +146,12 @@ def test_reopen_revokes_and_done_again_stays_revoked(store: Store) -> None:
     assert f"{award.id}:revoked:jira:comment" in effect_keys(store)
     assert [d.outcome for d in store.decisions.for_ticket("PAY-101")] == ["awarded", "reopened"]
 
-    # Done again: the engine awards it again, the ledger keeps it revoked (final).
+    # Done again and still qualifying: the same award comes back, with new effects.
     put(store, [move(pay, "indeterminate", "done", DONE_AT + timedelta(hours=8))])
     assert drain(p).awarded == 0
-    assert award_of(store, "ben.carter", "PAY-101").state == "revoked"
+    back = award_of(store, "ben.carter", "PAY-101")
+    assert (back.id, back.state) == (award.id, "pending_approval")
+    assert f"{award.id}:awarded#1:jira:comment" in effect_keys(store)
     assert [d.outcome for d in store.decisions.for_ticket("PAY-101")] == [
         "awarded",
         "reopened",

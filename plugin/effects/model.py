@@ -42,6 +42,7 @@ class AwardChange:
     note: str | None
     at: datetime
     previous: AwardState | None = None
+    cycle: int = 0  # how many times the award came back after a revocation
 
     def __post_init__(self) -> None:
         if self.event not in CHANGE_EVENTS:
@@ -71,8 +72,11 @@ class Effect:
         return REF_PREFIX + self.idempotency_key
 
 
-def effect_key(award_id: int, event: str, target: str, action: str) -> str:
-    return f"{award_id}:{event}:{target}:{action}"
+def effect_key(award_id: int, event: str, target: str, action: str, cycle: int = 0) -> str:
+    """Deterministic per award, event and target; `cycle` counts reinstatements, so the
+    effects of an award revoked and then earned again are new effects, not repeats."""
+    suffix = f"#{cycle}" if cycle else ""
+    return f"{award_id}:{event}{suffix}:{target}:{action}"
 
 
 class EffectSender(Protocol):

@@ -41,10 +41,10 @@ def effects_for(
     effects: list[Effect] = []
 
     def add(target: str, action: str, payload: dict[str, Any]) -> None:
-        key = effect_key(award.id, event, target, action)
+        key = effect_key(award.id, event, target, action, change.cycle)
         effects.append(Effect(key, target, action, payload))
 
-    ref = REF_PREFIX + effect_key(award.id, event, "jira", COMMENT)
+    ref = REF_PREFIX + effect_key(award.id, event, "jira", COMMENT, change.cycle)
     blocks = comments.comment_blocks(change, facts, manifest, ref)
     # `deployment` tells a dry run which format the real sender would write.
     add("jira", COMMENT, {"issue": award.ticket_key, "deployment": deployment, "blocks": blocks})

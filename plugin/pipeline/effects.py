@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection
 
@@ -34,6 +34,10 @@ def enqueue_effects(
     conn: Connection,
 ) -> int:
     """Queue what `change` writes to Jira and the LRS; how many effects were new."""
+    history = store.awards.events(change.award.id, conn=conn)
+    cycle = sum(1 for e in history if e.from_state == "revoked")
+    if cycle != change.cycle:
+        change = replace(change, cycle=cycle)
     effects = effects_for(
         change, manifest, jira_base_url=settings.jira_base_url, deployment=settings.deployment
     )

@@ -7,9 +7,12 @@ twice (or one another worker applied already) changes nothing:
   manager's approval, else `approved` -> "awarded" effects.
 - `awarded` and the award is `revocation_flagged`: the ticket is done again and still
   qualifies, so it is `fulfilled` again (the flag has no reason left) -> "fulfilled".
-- `awarded` and the award is `revoked` or `rejected`: it stays so. Both are final in the
-  ledger (one award per person, skill and ticket, never a second one); logged. The engine
-  does not know that, and still counts such an award against caps and budgets.
+- `awarded` and the award was `revoked` because its ticket was reopened: the ticket is
+  done again and still qualifies, so the same award comes back (`pending_approval` or `approved`) -> "awarded"
+  effects under a new cycle of keys. There is one award per person, skill and ticket,
+  never a second one.
+- `awarded` and the award is `rejected`, or was revoked for another reason (cap, budget,
+  completion withdrawn): it stays so (logged).
 - any other verdict and the award is `pending_approval` or `approved`: `revoked`, the
   reason code as the note (reopened, completion_withdrawn, budget or cap taken by an
   earlier ticket that arrived late, ...) -> "revoked".
@@ -127,7 +130,7 @@ class Reconciler:
             key = (d.person or "", d.skill or "", d.ticket)
             granted.add(key)
             found = ledger.get(key)
-            if found is None or found.state == FLAGGED:
+            if found is None or found.state in (FLAGGED, "revoked"):
                 todo.append(d)
         stale = {k for k, a in ledger.items() if k not in granted and a.state in LIVE}
         if stale:
@@ -205,6 +208,17 @@ class Reconciler:
         if award.state == FLAGGED:
             tally.restored += 1
             return self._move(award, HANDED_OUT, "done again and still qualifies", conn)
+        if award.state == "revoked" and self._revoked_for_reopen(award, conn):
+            # The ticket was reopened and is done again: the same award comes back. (An
+            # award revoked for cap or budget stays revoked: a worker whose engine lags
+            # behind the ledger could otherwise bring it back while another holds the place.)
+            start: AwardState = "pending_approval" if d.approval else "approved"
+            tally.restored += 1
+            at = self.clock()
+            note = "done again and still qualifies"
+            moved = self.store.awards.transition(award.id, start, ENGINE_ACTOR, note, at, conn=conn)
+            self._awards.pop(award.person_id, None)
+            return AwardChange(moved, "awarded", ENGINE_ACTOR, note, at, previous="revoked")
         if award.state in ("revoked", "rejected"):
             log.info(
                 "award %d (%s/%s/%s) qualifies again but stays %s: that state is final",
@@ -215,6 +229,10 @@ class Reconciler:
                 award.state,
             )
         return None
+
+    def _revoked_for_reopen(self, award: Award, conn: Connection) -> bool:
+        last = self.store.awards.events(award.id, conn=conn)[-1]
+        return last.to_state == "revoked" and last.note == "reopened"
 
     def _move(self, award: Award, to: AwardState, note: str, conn: Connection) -> AwardChange:
         at = self.clock()
