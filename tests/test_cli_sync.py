@@ -120,11 +120,3 @@ def test_sync_before_db_upgrade_says_what_to_do(
     )
     assert code == 1
     assert "skillrelay db upgrade" in capsys.readouterr().err
-
-
-def test_demo_runs_the_loop(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--dir", str(tmp_path / "demo")]) == 0
-    out = capsys.readouterr().out
-    assert "created at the latest schema" in out
-    assert f"xapi: fetched {len(LEARNING)}, new {len(LEARNING)}, duplicates 0" in out
-    assert "amara.okafor" in out and "sql-indexing" in out

@@ -4,35 +4,18 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 from connectors.local_lrs import RalphMissing, RalphServer, start_ralph
-from connectors.xapi import LrsClient, XapiSource
+from connectors.xapi import LrsClient
+from plugin.demo import service as demo_service
+from plugin.demo.report import LoopReport, run_loop
+from plugin.demo.say import say
 from plugin.demo.statements import logstore_statement
 from plugin.demo.story import LEARNING
-from plugin.events_view import EventViewer, render
 from plugin.manifest import Manifest, load_manifest
-from plugin.runtime import xapi_modules
 from plugin.settings import EXAMPLE_MANIFEST
-from plugin.store import Store
 from plugin.store.migrate import upgrade
-from plugin.sync import SourceSummary, sync_source
-
-
-def say(step: str, text: str) -> None:
-    lines = text.splitlines() or [""]
-    print(f"{step:<10} {lines[0]}")
-    for line in lines[1:]:
-        print(f"{'':<10} {line}")
-
-
-def summary(s: SourceSummary) -> str:
-    errors = f", {len(s.errors)} unreadable" if s.errors else ""
-    stopped = f" — stopped: {s.stopped}" if s.stopped else ""
-    return (
-        f"{s.source}: fetched {s.fetched}, new {s.new}, duplicates {s.duplicates}{errors}{stopped}"
-    )
 
 
 def describe_sources(manifest: Manifest) -> str:
@@ -44,7 +27,10 @@ def describe_sources(manifest: Manifest) -> str:
         lines.append(f"moodle  {manifest.moodle.url}")
     if manifest.xapi:
         lines.append(f"lrs     {manifest.xapi.endpoint} (xAPI {manifest.xapi.xapi_version})")
-    lines.append("none of these is reachable offline: the demo uses a local LRS instead")
+    lines.append(
+        "none of these is reachable offline: the demo uses a local LRS instead, leaves Moodle "
+        "out\n(learners keep their Logstore accounts) and shows Jira writes as a dry run"
+    )
     return "\n".join(lines)
 
 
@@ -57,6 +43,9 @@ def run_demo(workdir: Path, manifest_file: Path = EXAMPLE_MANIFEST) -> int:
         f"{sum(len(s.modules) for s in manifest.skills)} modules, {len(manifest.rewards)} "
         f"rewards, {len(manifest.teams)} teams, {len(manifest.sprints)} sprints",
     )
+    if manifest.jira is None or manifest.xapi is None:
+        say("manifest", "the demo needs a Jira source and an LRS source (xapi)")
+        return 1
     workdir.mkdir(parents=True, exist_ok=True)
     db_file = workdir / "skillrelay.db"
     for stale in workdir.glob("skillrelay.db*"):
@@ -70,15 +59,19 @@ def run_demo(workdir: Path, manifest_file: Path = EXAMPLE_MANIFEST) -> int:
         server = start_ralph(lrs_dir, username="demo", password="demo-password")  # noqa: S106
     except RalphMissing as exc:
         say("lrs", f"skipped: {exc}")
+        shutil.rmtree(lrs_dir, ignore_errors=True)
         return 1
     try:
-        return _with_lrs(manifest, url, server)
+        return _with_lrs(manifest, manifest_file, workdir, url, server)
     finally:
         server.stop()
         shutil.rmtree(lrs_dir, ignore_errors=True)
+        say("stopped", "the service and the local LRS")
 
 
-def _with_lrs(manifest: Manifest, url: str, server: RalphServer) -> int:
+def _with_lrs(
+    manifest: Manifest, manifest_file: Path, workdir: Path, url: str, server: RalphServer
+) -> int:
     say("lrs", f"a real Ralph LRS is running at {server.endpoint}")
     client = LrsClient(server.endpoint, auth=server.auth)
     statements = [logstore_statement(manifest, step) for step in LEARNING]
@@ -88,15 +81,14 @@ def _with_lrs(manifest: Manifest, url: str, server: RalphServer) -> int:
         f"{len(statements)} completion statements written to the LRS, shaped as "
         "Moodle's Logstore xAPI plugin sends them",
     )
-    source = XapiSource(client, xapi_modules(manifest))
-    now = datetime.now(UTC)
-    with Store.open(url) as store:
-        first = sync_source(source, store, now)
-        again = sync_source(source, store, now)
-        say("sync", f"{summary(first)}\nagain:  {summary(again)} (the overlap is absorbed)")
-        items = store.inbox.list(limit=1000)
-    viewer = EventViewer(manifest)
-    print()
-    print(render([viewer.row(item) for item in reversed(items)]))
-    print()
-    return 0 if first.ok and again.ok else 1
+    served = demo_service.demo_manifest(manifest_file, manifest, server.endpoint, workdir)
+    env = demo_service.service_env(manifest, server.auth)
+    with demo_service.captured() as log:
+        service = demo_service.start(served, url, env)
+        try:
+            report: LoopReport = run_loop(
+                load_manifest(served), url, service, client, log, len(statements)
+            )
+        finally:
+            service.shutdown()
+    return 0 if report.ok else 1
