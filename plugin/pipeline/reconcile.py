@@ -8,9 +8,9 @@ twice (or one another worker applied already) changes nothing:
 - `awarded` and the award is `revocation_flagged`: the ticket is done again and still
   qualifies, so it is `fulfilled` again (the flag has no reason left) -> "fulfilled".
 - `awarded` and the award was `revoked` because its ticket was reopened: the ticket is
-  done again and still qualifies, so the same award comes back (`pending_approval` or `approved`) -> "awarded"
-  effects under a new cycle of keys. There is one award per person, skill and ticket,
-  never a second one.
+  done again and still qualifies, so the same award comes back (`pending_approval` or
+  `approved`) -> "awarded" effects under a new cycle of keys. There is one award per
+  person, skill and ticket, never a second one.
 - `awarded` and the award is `rejected`, or was revoked for another reason (cap, budget,
   completion withdrawn): it stays so (logged).
 - any other verdict and the award is `pending_approval` or `approved`: `revoked`, the
