@@ -1,0 +1,258 @@
+"""Child processes for bench/bench_service.py: the load generator and the bare reference app.
+
+    python -m bench.service_load bare --threads 4
+        A Flask app whose one view (POST /webhooks/jira) reads the body and answers 200,
+        under the same waitress server class as `skillrelay serve` (plugin.service.http),
+        with the same thread count. Prints `listening on <url>`, runs until SIGTERM.
+
+    python -m bench.service_load load --url URL --template FILE --duration S [--rate R]
+        Sends distinct signed Jira deliveries (X-Hub-Signature: sha256=<hmac>, a delivery
+        identifier each) from `--clients` threads, each on its own keep-alive connection
+        (http.client: far less client CPU per request than requests). Closed loop (each
+        thread sends its next delivery as soon as the last is answered) unless `--rate`:
+        then open loop, request i due at i / rate, its latency counted from when it was due
+        (a late start counts against the server: no coordinated omission). Prints one JSON
+        object: counts, statuses, elapsed seconds and latencies.
+
+The secret comes from the environment (BENCH_WEBHOOK_SECRET), never the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import http.client
+import itertools
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+SECRET_ENV = "BENCH_WEBHOOK_SECRET"
+PATH = "/webhooks/jira"
+# Placeholders in the delivery template (a Jira Cloud "issue updated to Done" webhook).
+TOKENS = ("__KEY__", "__ISSUE_ID__", "__CHANGELOG_ID__", "__ACCOUNT__", "__NAME__", "__EMAIL__")
+TIMESTAMP = '"__TIMESTAMP__"'
+
+
+class Deliveries:
+    """Distinct, signed deliveries made from one template: number i is the same every time."""
+
+    def __init__(self, template: str, secret: str, *, project: str, first: int, run: str) -> None:
+        self.template = template
+        self.secret = secret.encode()
+        self.project = project
+        self.first = first
+        self.run = run
+
+    def body(
+        self, i: int, *, account: str, name: str, email: str, at_ms: int | None = None
+    ) -> bytes:
+        n = self.first + i
+        values = (f"{self.project}-{n}", str(n), str(n), account, name, email)
+        text = self.template
+        for token, value in zip(TOKENS, values, strict=True):
+            text = text.replace(token, value)
+        stamp = int(time.time() * 1000) if at_ms is None else at_ms
+        return text.replace(TIMESTAMP, str(stamp)).encode()
+
+    def key(self, i: int) -> str:
+        return f"{self.project}-{self.first + i}"
+
+    def headers(self, i: int, body: bytes) -> dict[str, str]:
+        digest = hmac.new(self.secret, body, hashlib.sha256).hexdigest()
+        return {
+            "Content-Type": "application/json",
+            "X-Hub-Signature": f"sha256={digest}",
+            "X-Atlassian-Webhook-Identifier": f"{self.run}-{i}",
+        }
+
+    def request(self, i: int, **who: Any) -> tuple[bytes, dict[str, str]]:
+        body = self.body(i, **who)
+        return body, self.headers(i, body)
+
+
+ANONYMOUS = {
+    "account": "5b10ac8d82e05b22cc7d4ef5",
+    "name": "Ada Lovelace",
+    "email": "ada.lovelace@unknown.example",
+}
+
+
+class Client:
+    """One keep-alive connection; reconnects after an error."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.conn: http.client.HTTPConnection | None = None
+
+    def post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        try:
+            self.conn.request("POST", PATH, body=body, headers=headers)
+            answer = self.conn.getresponse()
+            return answer.status, answer.read()
+        except (OSError, http.client.HTTPException):
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def stored(status: int, data: bytes) -> bool:
+    """Ours answers {"status": "stored", "events": 1}; the bare app an empty 200."""
+    if status != 200:
+        return False
+    if not data:
+        return True
+    found = json.loads(data)
+    return bool(found.get("status") == "stored" and found.get("events") == 1)
+
+
+def load(
+    url: str,
+    deliveries: Deliveries,
+    *,
+    clients: int,
+    duration: float,
+    rate: float | None = None,
+    start: int = 0,
+) -> dict[str, Any]:
+    """Send deliveries start, start+1, ... for `duration` seconds; the figures."""
+    counter = itertools.count(start)
+    lock = threading.Lock()
+    statuses: Counter[str] = Counter()
+    latencies: list[float] = []  # seconds, from when due (open loop) or sent (closed loop)
+    service: list[float] = []  # seconds, from when actually sent
+    late: list[float] = []
+    done = {"ok": 0, "errors": 0}
+    began = time.monotonic()
+    end = began + duration
+
+    def worker() -> None:
+        client = Client(url)
+        try:
+            while True:
+                i = next(counter)
+                due = began + (i - start) / rate if rate else time.monotonic()
+                if due >= end:
+                    return
+                if rate:
+                    wait = due - time.monotonic()
+                    if wait > 0:
+                        time.sleep(wait)
+                body, headers = deliveries.request(i, **ANONYMOUS)
+                sent = time.monotonic()
+                try:
+                    status, data = client.post(body, headers)
+                    ok = stored(status, data)
+                    key = str(status)
+                except (OSError, http.client.HTTPException) as exc:
+                    ok, key = False, type(exc).__name__
+                finished = time.monotonic()
+                with lock:
+                    statuses[key] += 1
+                    done["ok" if ok else "errors"] += 1
+                    latencies.append(finished - (due if rate else sent))
+                    service.append(finished - sent)
+                    late.append(max(0.0, sent - due))
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - began
+    return {
+        "sent": done["ok"] + done["errors"],
+        "ok": done["ok"],
+        "errors": done["errors"],
+        "statuses": dict(statuses),
+        "elapsed": elapsed,
+        "latencies": latencies,
+        "service": service,
+        "late_max": max(late, default=0.0),
+        "client_cpu": time.process_time(),
+    }
+
+
+def bare(threads: int) -> int:
+    from flask import Flask, request
+
+    from plugin.service.http import HttpServer
+
+    app = Flask("bare")
+
+    @app.post(PATH)
+    def receive() -> tuple[str, int]:
+        request.get_data()
+        return "", 200
+
+    server = HttpServer(app, host="127.0.0.1", port=0, threads=threads)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    server.start()
+    print(f"listening on {server.address}", flush=True)
+    stop.wait()
+    server.stop_accepting()
+    server.close(2.0)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.service_load")
+    sub = parser.add_subparsers(dest="mode", required=True)
+    serve = sub.add_parser("bare")
+    serve.add_argument("--threads", type=int, default=4)
+    send = sub.add_parser("load")
+    send.add_argument("--url", required=True)
+    send.add_argument("--template", type=Path, required=True)
+    send.add_argument("--project", default="PAY")
+    send.add_argument("--first", type=int, default=100_000)
+    send.add_argument("--run", default="bench")
+    send.add_argument("--clients", type=int, default=8)
+    send.add_argument("--duration", type=float, default=10.0)
+    send.add_argument("--warmup", type=float, default=0.0)
+    send.add_argument("--rate", type=float)
+    args = parser.parse_args(argv)
+    if args.mode == "bare":
+        return bare(args.threads)
+    secret = os.environ[SECRET_ENV]
+    deliveries = Deliveries(
+        args.template.read_text(), secret, project=args.project, first=args.first, run=args.run
+    )
+    warm = {"sent": 0, "ok": 0}
+    if args.warmup:
+        warm = load(args.url, deliveries, clients=args.clients, duration=args.warmup, start=0)
+    cpu = time.process_time()
+    figures = load(
+        args.url,
+        deliveries,
+        clients=args.clients,
+        duration=args.duration,
+        rate=args.rate,
+        start=10_000_000,
+    )
+    figures["client_cpu"] -= cpu
+    figures["warmup_sent"], figures["warmup_ok"] = warm["sent"], warm["ok"]
+    json.dump(figures, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
