@@ -5,6 +5,9 @@
 - `LrsSender`: statements with deterministic ids, so the LRS keeps one copy however often
   they are sent (200 stored, 204 already stored). A 409 means a statement with one of our
   ids but different content is stored: a FatalError that dead-letters the effect.
+  `send_many` sends the statements of many effects in one `send_statements` call (batches
+  of the client's size) and reports each effect's outcome, so a conflict dead-letters only
+  the effects that carry a refused id.
 
 Errors are the connectors' own: RetriableError (429, 5xx, connection; with retry_after) is
 retried later by the outbox worker; FatalError and AuthError dead-letter the effect.
@@ -14,7 +17,7 @@ so a client must not sleep through a Retry-After inside a worker's lease.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.delivery_jira import (
@@ -57,19 +60,69 @@ def _statements(effect: Effect) -> list[Mapping[str, Any]]:
     return found
 
 
+def _conflict(ids: Sequence[str]) -> FatalError:
+    return FatalError(
+        LRS_SERVICE,
+        "the LRS already holds different content under statement id(s) " + ", ".join(ids),
+        409,
+    )
+
+
 class LrsSender:
     def __init__(self, client: LrsClient) -> None:
         self.client = client
 
     def send(self, effect: Effect) -> None:
+        [outcome] = self.send_many([effect])
+        if outcome is not None:
+            raise outcome
+
+    def send_many(self, effects: Sequence[Effect]) -> list[Exception | None]:
+        """Send the statements of `effects` in one `send_statements` call.
+
+        Returns each effect's outcome, in order: None (its statements are stored) or the
+        exception that dead-letters it (no LRS action or statement, or a conflict: the LRS
+        or an earlier effect of `effects` holds different content under one of its ids).
+        A RetriableError or AuthError of the call is raised: it holds for every effect.
+        """
+        outcomes: list[Exception | None] = [None] * len(effects)
+        batch: dict[str, Mapping[str, Any]] = {}  # statement id -> statement, in order
+        owned: list[list[str]] = [[] for _ in effects]  # each effect's statement ids
+        for index, effect in enumerate(effects):
+            try:
+                mine = self._own(effect)
+            except Exception as exc:
+                outcomes[index] = exc
+                continue
+            clash = [sid for sid, s in mine.items() if sid in batch and batch[sid] != s]
+            if clash:  # sent one at a time, the earlier effect would have stored its own
+                outcomes[index] = _conflict(clash)
+                continue
+            batch.update((sid, s) for sid, s in mine.items() if sid not in batch)
+            owned[index] = list(mine)
+        if not batch:
+            return outcomes
+        try:
+            self.client.send_statements(list(batch.values()))
+        except StatementConflict as exc:
+            refused = set(exc.conflicts)
+            for index, ids in enumerate(owned):
+                hit = [sid for sid in ids if sid in refused]
+                if hit and outcomes[index] is None:
+                    outcomes[index] = _conflict(hit)
+        return outcomes
+
+    @staticmethod
+    def _own(effect: Effect) -> dict[str, Mapping[str, Any]]:
+        """The effect's statements by id (the checks `send_statements` makes of them)."""
         if effect.action not in LRS_ACTIONS:
             raise FatalError(LRS_SERVICE, f"no LRS action {effect.action!r}")
-        try:
-            self.client.send_statements(_statements(effect))
-        except StatementConflict as exc:
-            raise FatalError(
-                LRS_SERVICE,
-                "the LRS already holds different content under statement id(s) "
-                + ", ".join(exc.conflicts),
-                409,
-            ) from None
+        mine: dict[str, Mapping[str, Any]] = {}
+        for statement in _statements(effect):
+            sid = statement.get("id")
+            if not isinstance(sid, str) or not sid:
+                raise ValueError("every statement sent needs its id: use statement_id()")
+            if sid in mine and mine[sid] != statement:
+                raise ValueError(f"two different statements share the id {sid}")
+            mine.setdefault(sid, statement)
+        return mine

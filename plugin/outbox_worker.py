@@ -10,6 +10,11 @@
 - FatalError or any other exception: dead, with the message;
 - `max_attempts` claims without success: dead. `skillrelay outbox retry ID` revives one.
 
+A sender with `send_many` (`BatchSender`, the LRS's) gets all its target's effects of the
+batch in one call; a RetriableError of the call retries (or, past `max_attempts`, kills)
+each of them as above, an AuthError dead-letters each of them, and otherwise each effect's
+own outcome (done, or dead with its error) is recorded.
+
 Senders make delivery idempotent at the target, so an effect sent twice (a lease that
 lapsed, a crash before mark_done) changes the target once.
 """
@@ -19,10 +24,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import FrameType
+from typing import Protocol, runtime_checkable
 
 import tenacity
 
@@ -52,6 +58,18 @@ def exponential_backoff(
         return float(wait(state))
 
     return backoff
+
+
+@runtime_checkable
+class BatchSender(Protocol):
+    """An EffectSender that can also deliver many effects of its target in one call.
+
+    `send_many` returns each effect's outcome, in order: None (delivered) or the exception
+    that dead-letters it; a RetriableError or AuthError it raises holds for all of them."""
+
+    def send(self, effect: Effect) -> None: ...
+
+    def send_many(self, effects: Sequence[Effect]) -> Sequence[Exception | None]: ...
 
 
 @dataclass
@@ -101,13 +119,20 @@ class OutboxWorker:
         )
         stats.claimed = len(items)
         paused: dict[str, tuple[datetime, str]] = {}  # target -> (retry at, why)
-        for item in items:
+        handled: set[int] = set()  # ids already sent as part of their target's group
+        for index, item in enumerate(items):
+            if item.id in handled:
+                continue
             if stop is not None and stop.is_set():
                 why = item.last_error or "released unsent: the worker stopped"
                 self._outcome(stats, "deferred", self._retry(item, why, fixed or self.clock()))
             elif item.target in paused:
                 at, why = paused[item.target]
                 self._outcome(stats, "deferred", self._retry(item, why, at))
+            elif isinstance(sender := self.senders.get(item.target), BatchSender):
+                group = [i for i in items[index:] if i.target == item.target]
+                handled.update(i.id for i in group)
+                self._deliver_many(sender, group, fixed or self.clock(), stats, paused)
             else:
                 self._deliver(item, fixed or self.clock(), stats, paused)
         return stats
@@ -128,30 +153,91 @@ class OutboxWorker:
         try:
             sender.send(Effect.from_item(item))
         except RetriableError as exc:
-            wait = max(exc.retry_after or 0.0, self.backoff(item.attempts))
-            at = now + timedelta(seconds=wait)
-            paused[item.target] = (at, f"waiting: {item.target} unavailable ({exc})")
-            if item.attempts >= self.max_attempts:
-                why = f"gave up after {item.attempts} attempts: {exc}"
-                self._outcome(stats, "dead", self._dead(item, why))
-            else:
-                log.info("outbox %s: retry at %s: %s", item.id, at.isoformat(), exc)
-                self._outcome(stats, "retried", self._retry(item, str(exc), at))
+            self._retriable(item, exc, now, stats, paused)
         except AuthError as exc:
-            log.error(
-                "outbox %s: %s credentials refused; dead-lettered: %s", item.id, item.target, exc
-            )
-            at = now + timedelta(seconds=self.backoff(1))
-            paused[item.target] = (at, f"waiting: {item.target} refused our credentials")
-            self._outcome(stats, "dead", self._dead(item, str(exc)))
+            self._refused(item, exc, now, stats, paused)
         except Exception as exc:  # FatalError, or a payload no sender can read
-            log.error("outbox %s: dead-lettered: %s", item.id, exc)
-            why = str(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
+            self._failed(item, exc, stats)
+        else:
+            self._done(item, stats)
+
+    def _deliver_many(
+        self,
+        sender: BatchSender,
+        group: list[OutboxItem],
+        now: datetime,
+        stats: DeliveryStats,
+        paused: dict[str, tuple[datetime, str]],
+    ) -> None:
+        """Deliver one target's effects of the batch in one `send_many` call."""
+        readable: list[tuple[OutboxItem, Effect]] = []
+        for item in group:
+            try:
+                readable.append((item, Effect.from_item(item)))
+            except Exception as exc:  # a payload no sender can read
+                self._failed(item, exc, stats)
+        if not readable:
+            return
+        try:
+            outcomes = list(sender.send_many([effect for _, effect in readable]))
+            if len(outcomes) != len(readable):
+                raise RuntimeError(
+                    f"send_many gave {len(outcomes)} outcomes for {len(readable)} effects"
+                )
+        except RetriableError as exc:
+            for item, _ in readable:
+                self._retriable(item, exc, now, stats, paused)
+        except AuthError as exc:
+            for item, _ in readable:
+                self._refused(item, exc, now, stats, paused)
+        except Exception as exc:
+            for item, _ in readable:
+                self._failed(item, exc, stats)
+        else:
+            for (item, _), outcome in zip(readable, outcomes, strict=True):
+                if outcome is None:
+                    self._done(item, stats)
+                else:
+                    self._failed(item, outcome, stats)
+
+    def _retriable(
+        self,
+        item: OutboxItem,
+        exc: RetriableError,
+        now: datetime,
+        stats: DeliveryStats,
+        paused: dict[str, tuple[datetime, str]],
+    ) -> None:
+        wait = max(exc.retry_after or 0.0, self.backoff(item.attempts))
+        at = now + timedelta(seconds=wait)
+        paused[item.target] = (at, f"waiting: {item.target} unavailable ({exc})")
+        if item.attempts >= self.max_attempts:
+            why = f"gave up after {item.attempts} attempts: {exc}"
             self._outcome(stats, "dead", self._dead(item, why))
         else:
-            self._outcome(
-                stats, "done", self.store.outbox.mark_done(item.id, worker=self.worker_id)
-            )
+            log.info("outbox %s: retry at %s: %s", item.id, at.isoformat(), exc)
+            self._outcome(stats, "retried", self._retry(item, str(exc), at))
+
+    def _refused(
+        self,
+        item: OutboxItem,
+        exc: AuthError,
+        now: datetime,
+        stats: DeliveryStats,
+        paused: dict[str, tuple[datetime, str]],
+    ) -> None:
+        log.error("outbox %s: %s credentials refused; dead-lettered: %s", item.id, item.target, exc)
+        at = now + timedelta(seconds=self.backoff(1))
+        paused[item.target] = (at, f"waiting: {item.target} refused our credentials")
+        self._outcome(stats, "dead", self._dead(item, str(exc)))
+
+    def _failed(self, item: OutboxItem, exc: Exception, stats: DeliveryStats) -> None:
+        log.error("outbox %s: dead-lettered: %s", item.id, exc)
+        why = str(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
+        self._outcome(stats, "dead", self._dead(item, why))
+
+    def _done(self, item: OutboxItem, stats: DeliveryStats) -> None:
+        self._outcome(stats, "done", self.store.outbox.mark_done(item.id, worker=self.worker_id))
 
     def _retry(self, item: OutboxItem, why: str, at: datetime) -> bool:
         return self.store.outbox.mark_retry(item.id, why, at, worker=self.worker_id)

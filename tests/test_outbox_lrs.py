@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+import requests
 
 from connectors.delivery import DELIVERY_POLICY, DryRunJiraSender, LrsSender
 from connectors.xapi import VERB_EARNED, LrsClient, earned_statement
@@ -19,8 +22,21 @@ pytestmark = pytest.mark.ralph
 T0 = datetime.now(UTC).replace(microsecond=0)
 
 
-def client(server: RalphServer) -> LrsClient:
-    return LrsClient(server.endpoint, auth=server.auth, policy=DELIVERY_POLICY)
+class CountingSession(requests.Session):
+    """A session that counts the statement POSTs it sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.posts = 0
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        if str(method).upper() == "POST":
+            self.posts += 1
+        return super().request(method, url, *args, **kwargs)
+
+
+def client(server: RalphServer, session: requests.Session | None = None) -> LrsClient:
+    return LrsClient(server.endpoint, auth=server.auth, policy=DELIVERY_POLICY, session=session)
 
 
 def worker(store: Store, lrs: LrsClient) -> OutboxWorker:
@@ -34,6 +50,15 @@ def statement_ids(lrs: LrsClient) -> list[str]:
 
 def lrs_effects(effects: list[Effect]) -> list[Effect]:
     return [e for e in effects if e.target == "lrs"]
+
+
+def awarded_effects(store: Store, count: int) -> list[Effect]:
+    """The effects of `count` awards (different tickets) being awarded."""
+    effects: list[Effect] = []
+    for n in range(count):
+        award = store_award(store, replace(flags_award(), ticket_key=f"PAY-{300 + n}"))
+        effects += plan(change(award, "awarded"))
+    return effects
 
 
 def test_statements_are_stored_once(store: Store, ralph_lrs: RalphServer) -> None:
@@ -92,10 +117,11 @@ def test_lrs_down_then_back_delivers_exactly_once(store: Store, ralph_lrs: Ralph
         server.stop()
 
         stats = worker(store, lrs).run_once(T0)
-        assert stats == DeliveryStats(claimed=4, done=2, retried=1, deferred=1)
+        assert stats == DeliveryStats(claimed=4, done=2, retried=2)
         waiting = store.outbox.list(status="pending")
         assert [(i.target, i.action) for i in waiting] == [("lrs", "applied"), ("lrs", "earned")]
-        assert waiting[0].last_error == "xapi: connection failed: ConnectionError"
+        assert all(i.last_error == "xapi: connection failed: ConnectionError" for i in waiting)
+        assert all(i.attempts == 1 for i in waiting)
         assert all(i.next_attempt_at == T0 + timedelta(seconds=60) for i in waiting)
         assert worker(store, lrs).run_once(T0 + timedelta(seconds=59)).claimed == 0
 
@@ -108,6 +134,50 @@ def test_lrs_down_then_back_delivers_exactly_once(store: Store, ralph_lrs: Ralph
     finally:
         if not server.running:
             server.start()
+
+
+def test_a_batch_of_lrs_effects_is_one_post(store: Store, ralph_lrs: RalphServer) -> None:
+    session = CountingSession()
+    lrs = client(ralph_lrs, session)
+    effects = awarded_effects(store, 5)
+    sent = lrs_effects(effects)
+    assert len(sent) == 10
+    enqueue(store, effects, T0)
+    assert worker(store, lrs).run_once(T0) == DeliveryStats(claimed=20, done=20)
+    assert session.posts == 1
+    assert sorted(statement_ids(lrs)) == sorted(e.payload["statement"]["id"] for e in sent)
+
+    # Redelivered (a lease that lapsed, say): one POST again, 204, nothing new stored.
+    assert LrsSender(lrs).send_many(sent) == [None] * len(sent)
+    assert session.posts == 2
+    assert len(statement_ids(lrs)) == len(sent)
+
+
+def test_a_conflict_in_a_batch_dead_letters_only_its_effect(
+    store: Store, ralph_lrs: RalphServer
+) -> None:
+    lrs = client(ralph_lrs)
+    sent = lrs_effects(awarded_effects(store, 3))
+    middle = sent[3]  # the second award's "earned"
+    assert middle.action == "earned"
+    squatter = dict(middle.payload["statement"], result={"score": {"raw": 1}})
+    lrs.send_statements([squatter])
+    enqueue(store, sent, T0)
+
+    session = CountingSession()
+    assert worker(store, client(ralph_lrs, session)).run_once(T0) == DeliveryStats(
+        claimed=6, done=5, dead=1
+    )
+    [dead] = store.outbox.list(status="dead")
+    assert dead.idempotency_key == middle.idempotency_key
+    assert dead.last_error == (
+        "xapi (HTTP 409): the LRS already holds different content under statement id(s) "
+        + middle.payload["statement"]["id"]
+    )
+    assert len(store.outbox.list(status="done")) == 5
+    others = [e.payload["statement"]["id"] for e in sent if e is not middle]
+    assert all(lrs.get_statement(sid) is not None for sid in others)
+    assert session.posts > 1  # the 409 batch was split to find the conflict
 
 
 def test_earned_statement_shape_is_accepted_as_sent(ralph_lrs: RalphServer) -> None:

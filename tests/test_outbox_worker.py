@@ -4,17 +4,28 @@ Retry-After, backoff, dead letters, retry, paused targets, crashes. No real slee
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import responses
 
-from connectors.delivery import JiraSender
+from connectors.delivery import DELIVERY_POLICY, JiraSender, LrsSender
+from connectors.xapi import LrsClient
 from plugin.effects import Effect
 from plugin.errors import AuthError, RetriableError
 from plugin.outbox_worker import DeliveryStats, OutboxWorker, exponential_backoff
 from plugin.store import OutboxItem, Store
 from tests.jira_contract import JiraHarness
-from tests.test_effects_support import FakeIssue, change, enqueue, make_award, plan, store_award
+from tests.test_effects_support import (
+    FakeIssue,
+    change,
+    enqueue,
+    flags_award,
+    make_award,
+    plan,
+    store_award,
+)
 
 pytest_plugins = ["tests.jira_contract"]
 
@@ -228,3 +239,80 @@ def test_default_backoff_is_capped_exponential_with_jitter() -> None:
 def test_bad_settings_are_refused(store: Store) -> None:
     with pytest.raises(ValueError):
         OutboxWorker(store, {}, worker_id="w", max_attempts=0)
+
+
+LRS = "https://lrs.example.org/xAPI/"
+
+
+def lrs_worker(store: Store, jira: Recorder, **kwargs: object) -> OutboxWorker:
+    lrs = LrsSender(LrsClient(LRS, auth=("u", "p"), policy=DELIVERY_POLICY))
+    options: dict[str, object] = {"worker_id": "w1", "backoff": lambda n: 10.0 * n}
+    options.update(kwargs)
+    return OutboxWorker(store, {"jira": jira, "lrs": lrs}, **options)  # type: ignore[arg-type]
+
+
+@responses.activate
+def test_lrs_503_retries_the_whole_lrs_batch(store: Store) -> None:
+    post = responses.post(f"{LRS}statements", status=503, headers={"Retry-After": "45"})
+    enqueue(store, plan(change(store_award(store, flags_award()), "awarded")), T0)
+    jira = Recorder()
+    run = lrs_worker(store, jira)
+
+    assert run.run_once(T0) == DeliveryStats(claimed=4, done=2, retried=2)
+    assert (len(jira.sent), post.call_count) == (2, 1)
+    waiting = store.outbox.list(status="pending")
+    assert [i.target for i in waiting] == ["lrs", "lrs"]
+    assert all((i.next_attempt_at, i.attempts) == (at(45), 1) for i in waiting)
+    assert all(i.last_error == "xapi (HTTP 503): Service Unavailable" for i in waiting)
+    assert run.run_once(at(44)).claimed == 0
+
+    responses.replace(responses.POST, f"{LRS}statements", status=200, json=[])
+    assert run.run_once(at(45)) == DeliveryStats(claimed=2, done=2)
+    assert len(responses.calls) == 2
+    assert store.outbox.backlog().pending == 0
+
+
+@responses.activate
+def test_lrs_batch_past_max_attempts_is_dead_and_auth_kills_each(store: Store) -> None:
+    responses.post(f"{LRS}statements", status=503)
+    enqueue(store, plan(change(store_award(store, flags_award()), "awarded")), T0)
+    run = lrs_worker(store, Recorder(), max_attempts=1)
+    assert run.run_once(T0) == DeliveryStats(claimed=4, done=2, dead=2)
+    dead = store.outbox.list(status="dead")
+    assert all(i.last_error.startswith("gave up after 1 attempts: ") for i in dead)
+
+    responses.replace(responses.POST, f"{LRS}statements", status=401)
+    more = lrs_of(store, 2)
+    assert len({e.idempotency_key for e in more}) == len(more) >= 2
+    enqueue(store, more, T0)
+    stats = lrs_worker(store, Recorder()).run_once(T0)
+    assert stats == DeliveryStats(claimed=len(more), dead=len(more))
+    assert len(responses.calls) == 2  # one POST per run
+    keys = {e.idempotency_key for e in more}
+    refused = [i for i in store.outbox.list(status="dead") if i.idempotency_key in keys]
+    assert len(refused) == len(more)
+    assert all("401" in (i.last_error or "") for i in refused)
+
+
+def lrs_of(store: Store, count: int) -> list[Effect]:
+    """The LRS effects of `count` more awards being awarded (different tickets)."""
+    effects: list[Effect] = []
+    for n in range(count):
+        award = store_award(store, replace(flags_award(), ticket_key=f"PAY-{400 + n}"))
+        effects += [e for e in plan(change(award, "awarded")) if e.target == "lrs"]
+    return effects
+
+
+@responses.activate
+def test_lrs_effects_no_sender_can_read_die_alone(store: Store) -> None:
+    responses.post(f"{LRS}statements", status=200, json=[])
+    [applied, earned] = [
+        e for e in plan(change(store_award(store, flags_award()), "awarded")) if e.target == "lrs"
+    ]
+    broken = Effect("9:awarded:lrs:earned", "lrs", "earned", {"statement": "not one"})
+    enqueue(store, [applied, broken, earned], T0)
+    assert lrs_worker(store, Recorder()).run_once(T0) == DeliveryStats(claimed=3, done=2, dead=1)
+    [dead] = store.outbox.list(status="dead")
+    assert dead.idempotency_key == broken.idempotency_key
+    assert dead.last_error == "xapi: effect 9:awarded:lrs:earned carries no statement"
+    assert len(responses.calls) == 1
