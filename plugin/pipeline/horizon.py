@@ -10,7 +10,7 @@ gaps there are only ids that were rolled back.
 
 Rows are read on the caller's connection, inside its transaction: on SQLite a second
 connection could not begin while the caller holds the write lock. `Inbox.payloads` opens
-its own connection, hence `_payloads` below (the same query, on a given connection).
+its own connection, so this reads with `read_payloads` on the caller's connection.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
+from plugin.store.inbox import read_payloads
 from plugin.store.models import Json
 from plugin.store.schema import inbox
 
@@ -85,25 +86,9 @@ def _clusters(ids: list[int]) -> Iterator[tuple[int, int]]:
     yield first, last
 
 
-def _payloads(
-    conn: Connection, *, after_id: int, up_to_id: int | None = None, chunk: int = 5000
-) -> Iterator[Row]:
+def _payloads(conn: Connection, *, after_id: int, up_to_id: int | None = None) -> Iterator[Row]:
     """(id, kind, payload) of the rows of KINDS in (after_id, up_to_id], oldest first."""
-    last = after_id
-    while True:
-        query = (
-            select(inbox.c.id, inbox.c.kind, inbox.c.payload)
-            .where(inbox.c.kind.in_(KINDS), inbox.c.id > last)
-            .order_by(inbox.c.id)
-            .limit(chunk)
-        )
-        if up_to_id is not None:
-            query = query.where(inbox.c.id <= up_to_id)
-        rows = conn.execute(query).all()
-        yield from ((row[0], row[1], row[2]) for row in rows)
-        if len(rows) < chunk:
-            return
-        last = rows[-1][0]
+    return read_payloads(conn, KINDS, after_id=after_id, up_to_id=up_to_id)
 
 
 def unprocessed(conn: Connection, kinds: tuple[str, ...]) -> tuple[int | None, int]:

@@ -148,18 +148,11 @@ class Inbox(Repository):
     ) -> Iterator[tuple[int, str, Json]]:
         """(id, kind, payload) of every event of these kinds, oldest first, read in chunks so
         a replay of millions of events never holds them all as rows at once."""
+        # A connection per chunk: a long replay never holds SQLite's write lock throughout.
         last = after_id
         while True:
-            query = (
-                select(inbox.c.id, inbox.c.kind, inbox.c.payload)
-                .where(inbox.c.kind.in_(kinds), inbox.c.id > last)
-                .order_by(inbox.c.id)
-                .limit(chunk)
-            )
-            if up_to_id is not None:
-                query = query.where(inbox.c.id <= up_to_id)
             with self.engine.connect() as c:
-                rows = c.execute(query).all()
+                rows = c.execute(_payload_query(kinds, last, up_to_id, chunk)).all()
             yield from ((row[0], row[1], row[2]) for row in rows)
             if len(rows) < chunk:
                 return
@@ -168,6 +161,35 @@ class Inbox(Repository):
     def last_id(self, *, conn: Connection | None = None) -> int:
         with self.tx(conn) as c:
             return int(c.execute(select(func.coalesce(func.max(inbox.c.id), 0))).scalar_one())
+
+
+def read_payloads(
+    conn: Connection,
+    kinds: Sequence[str],
+    *,
+    after_id: int = 0,
+    up_to_id: int | None = None,
+    chunk: int = 5000,
+) -> Iterator[tuple[int, str, Json]]:
+    """`Inbox.payloads` on a given connection (inside a caller's transaction: on SQLite a
+    second connection could not begin while that transaction holds the write lock)."""
+    last = after_id
+    while True:
+        rows = conn.execute(_payload_query(kinds, last, up_to_id, chunk)).all()
+        yield from ((row[0], row[1], row[2]) for row in rows)
+        if len(rows) < chunk:
+            return
+        last = rows[-1][0]
+
+
+def _payload_query(kinds: Sequence[str], after_id: int, up_to_id: int | None, chunk: int) -> Any:
+    query = (
+        select(inbox.c.id, inbox.c.kind, inbox.c.payload)
+        .where(inbox.c.kind.in_(kinds), inbox.c.id > after_id)
+        .order_by(inbox.c.id)
+        .limit(chunk)
+    )
+    return query if up_to_id is None else query.where(inbox.c.id <= up_to_id)
 
 
 def _row(event: InboxEvent) -> dict[str, Any]:
