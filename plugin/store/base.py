@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, RowMapping, Table
+from sqlalchemy import Connection, Engine, RowMapping, Select, Table, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 Clock = Callable[[], datetime]
@@ -35,6 +35,22 @@ class Repository:
 
     def is_postgres(self, conn: Connection) -> bool:
         return conn.dialect.name == "postgresql"
+
+    def lease(
+        self, conn: Connection, table: Table, query: Select[Any], values: dict[str, Any]
+    ) -> Sequence[RowMapping]:
+        """Claim the rows whose ids `query` selects: set `values` on them, return them.
+
+        On PostgreSQL rows another worker is claiming right now are skipped, not waited for
+        (FOR UPDATE SKIP LOCKED); SQLite has one writer, so the select and update are atomic.
+        """
+        if self.is_postgres(conn):
+            query = query.with_for_update(skip_locked=True)
+        ids = conn.execute(query).scalars().all()
+        if not ids:
+            return []
+        stmt = update(table).where(table.c.id.in_(ids)).values(**values).returning(*table.c)
+        return conn.execute(stmt).mappings().all()
 
 
 def upsert_insert(conn: Connection, table: Table) -> Any:

@@ -73,23 +73,13 @@ class Inbox(Repository):
             .order_by(inbox.c.id)
             .limit(limit)
         )
+        values = {
+            "claimed_by": worker,
+            "claimed_until": now + timedelta(seconds=lease_seconds),
+            "attempts": inbox.c.attempts + 1,
+        }
         with self.tx(conn) as c:
-            if self.is_postgres(c):
-                query = query.with_for_update(skip_locked=True)
-            ids = c.execute(query).scalars().all()
-            if not ids:
-                return []
-            stmt = (
-                update(inbox)
-                .where(inbox.c.id.in_(ids))
-                .values(
-                    claimed_by=worker,
-                    claimed_until=now + timedelta(seconds=lease_seconds),
-                    attempts=inbox.c.attempts + 1,
-                )
-                .returning(*inbox.c)
-            )
-            rows = c.execute(stmt).mappings().all()
+            rows = self.lease(c, inbox, query, values)
         return sorted((to_model(InboxItem, r) for r in rows), key=lambda item: item.id)
 
     def mark_processed(self, ids: Iterable[int], *, conn: Connection | None = None) -> None:

@@ -62,26 +62,15 @@ class Outbox(Repository):
         )
         query = select(outbox.c.id).where(due).order_by(outbox.c.next_attempt_at, outbox.c.id)
         query = query.limit(limit)
+        values = {
+            "status": "in_flight",
+            "claimed_by": worker,
+            "claimed_until": now + timedelta(seconds=lease_seconds),
+            "attempts": outbox.c.attempts + 1,
+            "updated_at": now,
+        }
         with self.tx(conn) as c:
-            if self.is_postgres(c):
-                # Rows another worker is claiming right now are skipped, not waited for.
-                query = query.with_for_update(skip_locked=True)
-            ids = c.execute(query).scalars().all()
-            if not ids:
-                return []
-            stmt = (
-                update(outbox)
-                .where(outbox.c.id.in_(ids))
-                .values(
-                    status="in_flight",
-                    claimed_by=worker,
-                    claimed_until=now + timedelta(seconds=lease_seconds),
-                    attempts=outbox.c.attempts + 1,
-                    updated_at=now,
-                )
-                .returning(*outbox.c)
-            )
-            rows = c.execute(stmt).mappings().all()
+            rows = self.lease(c, outbox, query, values)
         items = [to_model(OutboxItem, r) for r in rows]
         return sorted(items, key=lambda item: (item.next_attempt_at, item.id))
 
