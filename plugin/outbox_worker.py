@@ -92,7 +92,7 @@ class OutboxWorker:
         max_attempts: int = 8,
         backoff: Backoff | None = None,
         clock: Callable[[], datetime] | None = None,
-        batch: int = 50,
+        batch: int = 200,
         lease_seconds: float = 60,
     ) -> None:
         if max_attempts < 1 or batch < 1:
@@ -105,6 +105,7 @@ class OutboxWorker:
         self.clock = clock or store.clock
         self.batch = batch
         self.lease_seconds = lease_seconds
+        self._delivered: list[int] = []  # ids sent in this batch, recorded done at its end
 
     def run_once(
         self, now: datetime | None = None, stop: threading.Event | None = None
@@ -118,6 +119,19 @@ class OutboxWorker:
             claim_at, self.batch, self.worker_id, self.lease_seconds
         )
         stats.claimed = len(items)
+        try:
+            self._run_batch(items, fixed, stats, stop)
+        finally:
+            self._flush_done(stats)
+        return stats
+
+    def _run_batch(
+        self,
+        items: list[OutboxItem],
+        fixed: datetime | None,
+        stats: DeliveryStats,
+        stop: threading.Event | None,
+    ) -> None:
         paused: dict[str, tuple[datetime, str]] = {}  # target -> (retry at, why)
         handled: set[int] = set()  # ids already sent as part of their target's group
         for index, item in enumerate(items):
@@ -135,7 +149,6 @@ class OutboxWorker:
                 self._deliver_many(sender, group, fixed or self.clock(), stats, paused)
             else:
                 self._deliver(item, fixed or self.clock(), stats, paused)
-        return stats
 
     def _deliver(
         self,
@@ -237,7 +250,16 @@ class OutboxWorker:
         self._outcome(stats, "dead", self._dead(item, why))
 
     def _done(self, item: OutboxItem, stats: DeliveryStats) -> None:
-        self._outcome(stats, "done", self.store.outbox.mark_done(item.id, worker=self.worker_id))
+        self._delivered.append(item.id)
+
+    def _flush_done(self, stats: DeliveryStats) -> None:
+        """Record the batch's successes in one transaction (each write waits its turn for
+        the store). Should the worker die first, the leases lapse and the effects are sent
+        again, which the senders make harmless (see the module docstring)."""
+        delivered, self._delivered = self._delivered, []
+        held = self.store.outbox.mark_done_many(delivered, worker=self.worker_id)
+        for id in delivered:
+            self._outcome(stats, "done", id in held)
 
     def _retry(self, item: OutboxItem, why: str, at: datetime) -> bool:
         return self.store.outbox.mark_retry(item.id, why, at, worker=self.worker_id)

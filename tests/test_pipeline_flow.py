@@ -12,7 +12,6 @@ from plugin.store import Store
 from tests.test_pipeline_support import (
     FLAGS,
     JIRA,
-    NOW,
     SQL,
     T0,
     award_of,
@@ -245,7 +244,7 @@ def test_unmatched_identity_is_decided_once_mapped(store: Store, explicit: bool)
     )
     assert [d.outcome for d in store.decisions.for_ticket("PAY-301")] == ["unmatched_identity"]
 
-    store.identities.upsert("jira", "acc-unknown", "diego.ramirez", seen_at=NOW)
+    store.identities.map("jira", "acc-unknown", "diego.ramirez")  # as `identities map` does
     stats = p.relearn() if explicit else p.run_once()
     assert stats.awarded == 1
     assert award_of(store, "diego.ramirez", "PAY-301").state == "pending_approval"

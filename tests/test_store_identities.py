@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from plugin.store import Store
+from plugin.store.identities import Sighting
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -23,6 +24,33 @@ def test_upsert_keeps_first_and_last_seen_and_known_fields(store: Store) -> None
     assert (backfill.first_seen, backfill.last_seen) == (T0 - timedelta(days=1), later)
     assert store.identities.get("jira", "acc-1") == backfill
     assert store.identities.get("moodle", "acc-1") is None
+
+
+def test_one_batch_of_sightings_merges_repeats_like_separate_upserts(store: Store) -> None:
+    store.identities.upsert("jira", "acc-1", "ana", "ana@example.com", None, T0)
+    store.identities.record(
+        [
+            Sighting("jira", "acc-1", None, None, "Ana", T0 + timedelta(days=3)),
+            Sighting("jira", "acc-1", None, "new@example.com", None, T0 - timedelta(days=1)),
+            Sighting("jira", "acc-2", None, None, "Bo", T0),
+        ]
+    )
+    ana = store.identities.get("jira", "acc-1")
+    assert ana is not None
+    assert (ana.person_id, ana.email, ana.display_name) == ("ana", "new@example.com", "Ana")
+    assert (ana.first_seen, ana.last_seen) == (T0 - timedelta(days=1), T0 + timedelta(days=3))
+    assert [(i.external_id, i.display_name) for i in store.identities.unmatched()] == [
+        ("acc-2", "Bo")
+    ]
+    assert store.identities.last_mapped() is None  # sightings are not an admin's mapping
+
+
+def test_map_records_the_person_and_when(store: Store) -> None:
+    store.identities.upsert("jira", "acc-9", seen_at=T0)
+    mapped = store.identities.map("jira", "acc-9", "ana")
+    assert mapped.person_id == "ana" and mapped.mapped_at is not None
+    assert store.identities.last_mapped() == mapped.mapped_at
+    assert store.identities.unmatched() == []
 
 
 def test_unmatched_lists_identities_without_a_person(store: Store) -> None:

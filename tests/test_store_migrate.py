@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -56,11 +57,12 @@ def test_cli_upgrade_then_current(db_url: str, capsys: pytest.CaptureFixture[str
     assert main(["db", "current", "--url", db_url]) == 0
     assert "has no schema" in capsys.readouterr().out
     assert main(["db", "upgrade", "--url", db_url]) == 0
-    assert "upgraded from an empty schema to revision 0001 (head)" in capsys.readouterr().out
+    head = migrate.head()
+    assert f"upgraded from an empty schema to revision {head} (head)" in capsys.readouterr().out
     assert main(["db", "upgrade", "--url", db_url]) == 0
-    assert "already at revision 0001 (head)" in capsys.readouterr().out
+    assert f"already at revision {head} (head)" in capsys.readouterr().out
     assert main(["db", "current", "--url", db_url]) == 0
-    assert capsys.readouterr().out == f"database {safe_url(db_url)} at revision 0001 (head)\n"
+    assert capsys.readouterr().out == f"database {safe_url(db_url)} at revision {head} (head)\n"
     with Store.open(db_url) as store:
         assert store.inbox.count_by_status()["new"] == 0
 
@@ -146,4 +148,24 @@ def test_concurrent_upgrades_on_postgres_take_turns(postgres_db_url: str) -> Non
         t.join(timeout=30)
     assert not any(t.is_alive() for t in threads), "upgrades did not finish"
     assert errors == []
-    assert sorted(r.before or "" for r in results) == ["", "0001", "0001"]
+    assert sorted(r.before or "" for r in results) == ["", migrate.head(), migrate.head()]
+
+
+def test_upgrade_from_the_first_revision_keeps_identities(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(migrate.alembic_config(conn), "0001")
+            conn.exec_driver_sql(
+                "INSERT INTO identities (system, external_id, person_id, first_seen, last_seen) "
+                "VALUES ('jira', 'acc-1', 'ana', '2026-01-01 00:00:00', '2026-01-02 00:00:00')"
+            )
+    finally:
+        engine.dispose()
+    assert migrate.upgrade(db_url).before == "0001"
+    with Store.open(db_url) as store:
+        found = store.identities.get("jira", "acc-1")
+        assert found is not None and found.person_id == "ana" and found.mapped_at is None
+        assert store.identities.last_mapped() is None
+        store.identities.map("jira", "acc-1", "ben")
+        assert store.identities.last_mapped() is not None

@@ -77,17 +77,18 @@ def store_events(
     ignored: int = 0,
     delivery: Delivery | None = None,
 ) -> Outcome:
-    """Store the events (and the delivery marker) in one transaction."""
+    """Store the events (and the delivery marker) in one statement."""
     now = store.clock()
     rows = [inbox_event(e, raw, now) for e, raw in zip(events, raws, strict=True)]
-    with store.transaction() as conn:
-        duplicate_delivery = False
-        if delivery is not None:
-            marker = InboxEvent(
-                delivery.source, "delivery", delivery.natural_key, delivery.payload, now
-            )
-            duplicate_delivery = store.inbox.add_many([marker], conn=conn)[0] == 0
-        new, duplicates = store.inbox.add_many(rows, conn=conn) if rows else (0, 0)
+    marker = None
+    if delivery is not None:
+        marker = InboxEvent(
+            delivery.source, "delivery", delivery.natural_key, delivery.payload, now
+        )
+    added = store.inbox.add_new([*rows, marker] if marker else rows)
+    duplicate_delivery = marker is not None and (marker.source, marker.natural_key) not in added
+    new = sum((row.source, row.natural_key) in added for row in rows)
+    duplicates = len(rows) - new
     return Outcome(new, duplicates, ignored, duplicate_delivery)
 
 

@@ -303,7 +303,7 @@ def run_map(args: argparse.Namespace) -> int:
         return 2
     with Store.open(database_url(args.database)) as store:
         before = store.identities.get(system, ident)
-        store.identities.upsert(system, ident, person_id=person)
+        store.identities.map(system, ident, person)
     was = before.person_id if before and before.person_id else "unmatched"
     print(f"recorded: {system}:{ident} is {person} (was {was})")
     print(REEVALUATED)

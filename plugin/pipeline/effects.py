@@ -32,19 +32,20 @@ def enqueue_effects(
     settings: EffectSettings,
     change: AwardChange,
     conn: Connection,
+    *,
+    new_award: bool = False,
 ) -> int:
-    """Queue what `change` writes to Jira and the LRS; how many effects were new."""
-    history = store.awards.events(change.award.id, conn=conn)
-    cycle = sum(1 for e in history if e.from_state == "revoked")
-    if cycle != change.cycle:
-        change = replace(change, cycle=cycle)
+    """Queue what `change` writes to Jira and the LRS; how many effects were new.
+
+    `new_award`: the award was created in this transaction, so it has never come back
+    from a revocation (its cycle is 0) and its history need not be read."""
+    if not new_award:
+        history = store.awards.events(change.award.id, conn=conn)
+        cycle = sum(1 for e in history if e.from_state == "revoked")
+        if cycle != change.cycle:
+            change = replace(change, cycle=cycle)
     effects = effects_for(
         change, manifest, jira_base_url=settings.jira_base_url, deployment=settings.deployment
     )
-    queued = 0
-    for effect in effects:
-        new = store.outbox.enqueue(
-            effect.idempotency_key, effect.target, effect.action, effect.payload, conn=conn
-        )
-        queued += int(new)
-    return queued
+    rows = [(e.idempotency_key, e.target, e.action, e.payload) for e in effects]
+    return store.outbox.enqueue_many(rows, conn=conn)

@@ -21,8 +21,8 @@ manifest changed between runs applies to every award (restart all workers togeth
 transaction that fails leaves events in the engine whose verdicts were not written, so the
 next `run_once` rebuilds the engine first, as at start.
 
-Identities: when an admin maps an external id (the identities table gets a person id), the
-next `run_once` notices that id leave the unmatched list and re-resolves (`relearn`); every
+Identities: when an admin maps an external id (`identities map` sets its person and
+`mapped_at`), the next `run_once` notices the newer `mapped_at` and re-resolves (`relearn`); every
 worker also does so every RELEARN_SECONDS, and `relearn()` does it at once.
 """
 
@@ -36,7 +36,7 @@ from datetime import datetime
 from pydantic import ValidationError
 from sqlalchemy import Connection
 
-from plugin.domain import Completion, PersonRef, TicketTransition
+from plugin.domain import Completion, TicketTransition
 from plugin.effects import Deployment
 from plugin.engine import Engine, IdentityResolver
 from plugin.manifest import Manifest
@@ -48,6 +48,7 @@ from plugin.pipeline.reconcile import Reconciler, Tally
 from plugin.replay import EVENT, EVENT_KINDS, events_from_inbox
 from plugin.store import InboxItem, Store
 from plugin.store.base import utc_now
+from plugin.store.identities import Sighting
 
 log = logging.getLogger("skillrelay.pipeline")
 
@@ -120,9 +121,9 @@ class Pipeline:
 
     def _load(self) -> None:
         """Rebuild the engine from the inbox; the next transaction reconciles everything."""
-        # Read the unmatched ids before the mapping the engine starts with, so a mapping
-        # made in between is seen as a change.
-        self._unmatched = self._unmatched_now()
+        # Read when ids were last mapped before the mapping the engine starts with, so a
+        # mapping made in between is seen as a change.
+        self._mapped_at = self.store.identities.last_mapped()
         learned = self.store.identities.learned()
         self.resolver = IdentityResolver(self.manifest, learned)
         cut, last = self._cut()
@@ -212,7 +213,7 @@ class Pipeline:
                     self.reconciler.full(self.engine, conn, tally)
                 for item, event in claimed:
                     self.reconciler.apply(self.engine.add(event), conn, tally, item.id)
-                    self._note_people(event, conn)
+                self._note_people([event for _, event in claimed], conn)
                 self.store.inbox.mark_processed([item.id for item, _ in claimed], conn=conn)
         except BaseException:
             # The engine kept events whose verdicts were not written: start again from the
@@ -237,30 +238,24 @@ class Pipeline:
         return added
 
     # Identities.
-    def _note_people(self, event: Event, conn: Connection) -> None:
-        refs: list[PersonRef | None] = (
-            [event.person] if isinstance(event, Completion) else [event.ticket.assignee]
-        )
-        for ref in refs:
-            if ref is None:
-                continue
-            person = self.resolver.resolve(ref)
-            self.store.identities.upsert(
-                ref.system, ref.id, person, ref.email, ref.display_name, event.at, conn=conn
-            )
-            if person is None:
-                self._unmatched.add((ref.system, ref.id))
-
-    def _unmatched_now(self) -> set[tuple[str, str]]:
-        return {(i.system, i.external_id) for i in self.store.identities.unmatched()}
+    def _note_people(self, events: list[Event], conn: Connection) -> None:
+        sightings = []
+        for event in events:
+            ref = event.person if isinstance(event, Completion) else event.ticket.assignee
+            if ref is not None:
+                person = self.resolver.resolve(ref)
+                sightings.append(
+                    Sighting(ref.system, ref.id, person, ref.email, ref.display_name, event.at)
+                )
+        self.store.identities.record(sightings, conn=conn)
 
     def _mapping_changed(self) -> bool:
-        """An id left the unmatched list (an admin mapped it), or it is time to look."""
+        """An admin mapped an id since the last look, or it is time to look anyway."""
         now = self.clock()
-        current = self._unmatched_now()
-        mapped = self._unmatched - current
-        self._unmatched = current
-        return bool(mapped) or (now - self._learned_at).total_seconds() >= RELEARN_SECONDS
+        mapped_at = self.store.identities.last_mapped()
+        changed = mapped_at != self._mapped_at
+        self._mapped_at = mapped_at
+        return changed or (now - self._learned_at).total_seconds() >= RELEARN_SECONDS
 
     def _relearn_now(self, conn: Connection, tally: Tally) -> None:
         learned = self.store.identities.learned(conn=conn)

@@ -99,10 +99,12 @@ class Reconciler:
         self.clock = clock
         self._logged: dict[str, dict[Who, str]] = {}  # ticket -> last outcome per who
         self._awards: dict[str, list[Award]] = {}  # person -> their awards
+        self._created: set[int] = set()  # awards inserted in this transaction
 
     def begin(self) -> None:
         self._logged.clear()
         self._awards.clear()
+        self._created.clear()
 
     def apply(
         self, decisions: Iterable[Decision], conn: Connection, tally: Tally, inbox_id: int | None
@@ -115,7 +117,12 @@ class Reconciler:
             change = self._settle(d, conn, tally)
             if change is not None:
                 tally.effects += enqueue_effects(
-                    self.store, self.manifest, self.settings, change, conn
+                    self.store,
+                    self.manifest,
+                    self.settings,
+                    change,
+                    conn,
+                    new_award=change.award.id in self._created,
                 )
 
     def full(self, engine: Engine, conn: Connection, tally: Tally) -> None:
@@ -203,6 +210,7 @@ class Reconciler:
         award, created = self.store.awards.insert(new, actor=ENGINE_ACTOR, conn=conn)
         self._awards.pop(person, None)
         if created:
+            self._created.add(award.id)
             tally.awarded += 1
             return AwardChange(award, "awarded", ENGINE_ACTOR, None, self.clock())
         if award.state == FLAGGED:

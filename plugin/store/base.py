@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, RowMapping, Select, Table, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from plugin.store.engine import begin
+
 Clock = Callable[[], datetime]
 T = TypeVar("T")
 
@@ -30,7 +32,7 @@ class Repository:
         if conn is not None:
             yield conn
             return
-        with self.engine.begin() as new:
+        with begin(self.engine) as new:
             yield new
 
     def is_postgres(self, conn: Connection) -> bool:
@@ -58,6 +60,20 @@ def upsert_insert(conn: Connection, table: Table) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+_PREPARED: dict[tuple[str, str], Any] = {}
+
+
+def prepared(conn: Connection, name: str, build: Callable[[Connection], Any]) -> Any:
+    """The statement `name`, built once per kind of database and run with its parameters
+    given to `execute`: SQLAlchemy then reuses its compiled form, where a statement carrying
+    `.values(...)` is analysed afresh on every call (that cost more than the write)."""
+    key = (conn.dialect.name, name)
+    found = _PREPARED.get(key)
+    if found is None:
+        found = _PREPARED[key] = build(conn)
+    return found
 
 
 def to_model(model: type[T], row: RowMapping) -> T:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
-from plugin.store.base import Repository, to_model
+from plugin.store.base import Repository, prepared, to_model
 from plugin.store.models import Decision, Json
 from plugin.store.schema import decisions
+
+_FOR_TICKET = (
+    select(decisions).where(decisions.c.ticket_key == bindparam("ticket")).order_by(decisions.c.id)
+)
 
 
 class Decisions(Repository):
@@ -25,25 +30,24 @@ class Decisions(Repository):
         conn: Connection | None = None,
     ) -> Decision:
         """Store one verdict: "awarded" or a reason code such as "outside_window"."""
-        stmt = (
-            insert(decisions)
-            .values(
-                outcome=outcome,
-                skill_id=skill_id,
-                ticket_key=ticket_key,
-                person_id=person_id,
-                inbox_id=inbox_id,
-                detail=detail,
-                decided_at=decided_at or self.clock(),
-            )
-            .returning(*decisions.c)
-        )
+        values = {
+            "outcome": outcome,
+            "skill_id": skill_id,
+            "ticket_key": ticket_key,
+            "person_id": person_id,
+            "inbox_id": inbox_id,
+            "detail": detail,
+            "decided_at": decided_at or self.clock(),
+        }
         with self.tx(conn) as c:
-            return to_model(Decision, c.execute(stmt).mappings().one())
+            stmt = prepared(c, "decisions.record", _insert)
+            return to_model(Decision, c.execute(stmt, values).mappings().one())
 
     def for_ticket(self, ticket_key: str, *, conn: Connection | None = None) -> list[Decision]:
-        query = select(decisions).where(decisions.c.ticket_key == ticket_key)
         with self.tx(conn) as c:
-            return [
-                to_model(Decision, r) for r in c.execute(query.order_by(decisions.c.id)).mappings()
-            ]
+            rows = c.execute(_FOR_TICKET, {"ticket": ticket_key}).mappings()
+            return [to_model(Decision, r) for r in rows]
+
+
+def _insert(_conn: Connection) -> Any:
+    return insert(decisions).returning(*decisions.c)

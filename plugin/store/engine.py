@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -15,6 +19,10 @@ EXPECTED = "expected sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
 # Bare PostgreSQL schemes (as hosting platforms hand them out) all mean our one driver.
 POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# One writer at a time per SQLite engine, queued in this process: SQLite's own busy handler
+# makes a waiting connection sleep 1, 2, 5, 10... ms between tries, so threads contending
+# for its write lock spent most of their time asleep while the lock was free.
+_WRITERS: WeakKeyDictionary[Engine, threading.RLock] = WeakKeyDictionary()
 
 
 def _config_error(message: str) -> ConfigError:
@@ -47,8 +55,25 @@ def make_engine(url: str | URL) -> Engine:
     return create_engine(parsed, pool_pre_ping=True)
 
 
+@contextmanager
+def begin(engine: Engine) -> Iterator[Connection]:
+    """`engine.begin()`; on SQLite, after this process's turn to write (a transaction here
+    always takes the write lock). Waits up to the busy timeout, then tries anyway, and SQLite
+    answers as it would have (wait more, or "database is locked")."""
+    lock = _WRITERS.get(engine)
+    got = lock is not None and lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    try:
+        with engine.begin() as conn:
+            yield conn
+    finally:
+        if got:
+            assert lock is not None
+            lock.release()
+
+
 def _sqlite_engine(url: URL) -> Engine:
     engine = create_engine(url)
+    _WRITERS[engine] = threading.RLock()
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -6,15 +6,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 
 from plugin.store.base import Repository, to_model, upsert_insert
+from plugin.store.engine import begin
 from plugin.store.models import InboxEvent, InboxItem, InboxStatus, Json
 from plugin.store.schema import INBOX_STATUSES, inbox
 
 Items = list[InboxItem]
-CHUNK = 500  # rows per INSERT: well under SQLite's limit on bound parameters
 DEFAULT_LEASE = 300
+_FINISH = update(inbox).where(inbox.c.id.in_(bindparam("row_ids", expanding=True)))
 
 
 class Inbox(Repository):
@@ -37,23 +38,31 @@ class Inbox(Repository):
     def add_many(
         self, events: Iterable[InboxEvent], *, conn: Connection | None = None
     ) -> tuple[int, int]:
-        """Store a batch; returns (new, duplicates).
-
-        ON CONFLICT DO NOTHING rather than catching the integrity error: on PostgreSQL a
-        failed INSERT would abort the caller's whole transaction.
-        """
+        """Store a batch; returns (new, duplicates)."""
         rows = [_row(e) for e in events]
-        new = 0
-        with self.tx(conn) as c:
-            for start in range(0, len(rows), CHUNK):
-                stmt = (
-                    upsert_insert(c, inbox)
-                    .values(rows[start : start + CHUNK])
-                    .on_conflict_do_nothing(index_elements=["source", "natural_key"])
-                    .returning(inbox.c.id)
-                )
-                new += len(c.execute(stmt).all())
+        new = len(self._insert(rows, conn))
         return new, len(rows) - new
+
+    def add_new(
+        self, events: Sequence[InboxEvent], *, conn: Connection | None = None
+    ) -> set[tuple[str, str]]:
+        """Store a batch; returns the (source, natural key) of the rows that were new."""
+        return self._insert([_row(e) for e in events], conn)
+
+    def _insert(self, rows: list[dict[str, Any]], conn: Connection | None) -> set[tuple[str, str]]:
+        """ON CONFLICT DO NOTHING rather than catching the integrity error: on PostgreSQL a
+        failed INSERT would abort the caller's whole transaction. One cached statement run
+        with a list of rows (SQLAlchemy batches them into multi-row INSERTs): compiling a
+        statement with the values inlined cost more than the insert itself."""
+        if not rows:
+            return set()
+        with self.tx(conn) as c:
+            stmt = (
+                upsert_insert(c, inbox)
+                .on_conflict_do_nothing(index_elements=["source", "natural_key"])
+                .returning(inbox.c.source, inbox.c.natural_key)
+            )
+            return {(source, key) for source, key in c.execute(stmt, rows)}
 
     def claim(
         self,
@@ -95,9 +104,9 @@ class Inbox(Repository):
     def _finish(self, ids: list[int], conn: Connection | None, **values: Any) -> None:
         if not ids:
             return
+        values.update(claimed_by=None, claimed_until=None, row_ids=ids)
         with self.tx(conn) as c:
-            stmt = update(inbox).where(inbox.c.id.in_(ids))
-            c.execute(stmt.values(claimed_by=None, claimed_until=None, **values))
+            c.execute(_FINISH, values)  # the SET clause comes from the other keys
 
     def get(self, id: int, *, conn: Connection | None = None) -> InboxItem | None:
         with self.tx(conn) as c:
@@ -141,7 +150,7 @@ class Inbox(Repository):
         # A connection per chunk: a long replay never holds SQLite's write lock throughout.
         last = after_id
         while True:
-            with self.engine.connect() as c:
+            with begin(self.engine) as c:
                 rows = c.execute(_payload_query(kinds, last, up_to_id, chunk)).all()
             yield from ((row[0], row[1], row[2]) for row in rows)
             if len(rows) < chunk:

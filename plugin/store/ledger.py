@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, select, update
 
-from plugin.store.base import Repository, to_model, upsert_insert
+from plugin.store.base import Repository, prepared, to_model, upsert_insert
 from plugin.store.models import (
     Award,
     AwardEvent,
@@ -38,6 +38,11 @@ INITIAL_STATES = frozenset({"pending_approval", "approved", "fulfilled"})
 EARNED_STATES = ("approved", "fulfilled", "revocation_flagged")
 # Awards that use a budget or a cap: everything not turned down or taken back.
 COUNTED_STATES = ("pending_approval", *EARNED_STATES)
+_EVENTS = (
+    select(award_events)
+    .where(award_events.c.award_id == bindparam("award"))
+    .order_by(award_events.c.id)
+)
 
 
 class Ledger(Repository):
@@ -48,15 +53,12 @@ class Ledger(Repository):
         if award.state not in INITIAL_STATES:
             raise InvalidTransition(f"an award cannot start as {award.state!r}")
         now = self.clock()
-        values: dict[str, Any] = {**asdict(award), "created_at": now, "updated_at": now}
+        # Shallow: asdict would deep-copy the evidence for nothing.
+        values = {f.name: getattr(award, f.name) for f in fields(award)}
+        values.update(created_at=now, updated_at=now)
         with self.tx(conn) as c:
-            stmt = (
-                upsert_insert(c, awards)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=["person_id", "skill_id", "ticket_key"])
-                .returning(*awards.c)
-            )
-            row = c.execute(stmt).mappings().first()
+            stmt = prepared(c, "awards.insert", _insert_award)
+            row = c.execute(stmt, values).mappings().first()
             if row is None:
                 key = (
                     (awards.c.person_id == award.person_id)
@@ -108,9 +110,8 @@ class Ledger(Repository):
         return to_model(Award, row) if row else None
 
     def events(self, award_id: int, *, conn: Connection | None = None) -> list[AwardEvent]:
-        query = select(award_events).where(award_events.c.award_id == award_id)
         with self.tx(conn) as c:
-            rows = c.execute(query.order_by(award_events.c.id)).mappings()
+            rows = c.execute(_EVENTS, {"award": award_id}).mappings()
             return [to_model(AwardEvent, r) for r in rows]
 
     def list(
@@ -182,13 +183,20 @@ class Ledger(Repository):
         note: str | None,
         at: datetime,
     ) -> None:
-        c.execute(
-            insert(award_events).values(
-                award_id=award_id,
-                from_state=from_state,
-                to_state=to_state,
-                actor=actor,
-                note=note,
-                at=at,
-            )
-        )
+        values = {
+            "award_id": award_id,
+            "from_state": from_state,
+            "to_state": to_state,
+            "actor": actor,
+            "note": note,
+            "at": at,
+        }
+        c.execute(prepared(c, "award_events.insert", lambda _: insert(award_events)), values)
+
+
+def _insert_award(conn: Connection) -> Any:
+    return (
+        upsert_insert(conn, awards)
+        .on_conflict_do_nothing(index_elements=["person_id", "skill_id", "ticket_key"])
+        .returning(*awards.c)
+    )

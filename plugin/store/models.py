@@ -148,3 +148,4 @@ class Identity:
     display_name: str | None
     first_seen: datetime
     last_seen: datetime
+    mapped_at: datetime | None = None

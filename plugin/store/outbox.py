@@ -6,16 +6,35 @@ that caused it; workers lease due rows, so a crashed worker's rows come back aft
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
-from plugin.store.base import Repository, to_model, upsert_insert
+from plugin.store.base import Repository, prepared, to_model, upsert_insert
 from plugin.store.models import Backlog, Json, OutboxItem, OutboxStatus
 from plugin.store.schema import outbox
 
 Items = list[OutboxItem]
+_SET = update(outbox).where(outbox.c.id == bindparam("row_id"))
+_SET_HELD = _SET.where(outbox.c.claimed_by == bindparam("holder"), outbox.c.status == "in_flight")
+_DONE_HELD = (
+    update(outbox)
+    .where(
+        outbox.c.id.in_(bindparam("row_ids", expanding=True)),
+        outbox.c.claimed_by == bindparam("holder"),
+        outbox.c.status == "in_flight",
+    )
+    .values(
+        status="done",
+        last_error=None,
+        claimed_by=None,
+        claimed_until=None,
+        updated_at=bindparam("now"),
+    )
+    .returning(outbox.c.id)
+)
 
 
 class Outbox(Repository):
@@ -41,10 +60,31 @@ class Outbox(Repository):
             "updated_at": now,
         }
         with self.tx(conn) as c:
-            stmt = upsert_insert(c, outbox).values(values)
-            stmt = stmt.on_conflict_do_nothing(index_elements=["idempotency_key"])
             # RETURNING, not rowcount: the driver may report -1 for an INSERT on PostgreSQL.
-            return c.execute(stmt.returning(outbox.c.id)).first() is not None
+            return c.execute(prepared(c, "outbox.enqueue", _enqueue), values).first() is not None
+
+    def enqueue_many(
+        self, effects: Sequence[tuple[str, str, str, Json]], *, conn: Connection | None = None
+    ) -> int:
+        """Queue (idempotency key, target, action, payload) effects due now; how many were
+        new (keys already queued are left as they are)."""
+        if not effects:
+            return 0
+        now = self.clock()
+        rows = [
+            {
+                "idempotency_key": key,
+                "target": target,
+                "action": action,
+                "payload": payload,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for key, target, action, payload in effects
+        ]
+        with self.tx(conn) as c:
+            return len(c.execute(prepared(c, "outbox.enqueue", _enqueue), rows).all())
 
     def claim_due(
         self,
@@ -80,6 +120,17 @@ class Outbox(Repository):
         """Record success. With `worker`, only if that worker still holds the lease."""
         return self._set(id, worker, conn, status="done", last_error=None)
 
+    def mark_done_many(
+        self, ids: Sequence[int], *, worker: str, conn: Connection | None = None
+    ) -> set[int]:
+        """Record the success of many effects in one transaction; the ids this worker still
+        held (the others' leases had passed to another worker)."""
+        if not ids:
+            return set()
+        values = {"row_ids": list(ids), "holder": worker, "now": self.clock()}
+        with self.tx(conn) as c:
+            return set(c.execute(_DONE_HELD, values).scalars())
+
     def mark_retry(
         self,
         id: int,
@@ -110,12 +161,16 @@ class Outbox(Repository):
             return c.execute(stmt.returning(outbox.c.id)).first() is not None
 
     def _set(self, id: int, worker: str | None, conn: Connection | None, **values: Any) -> bool:
-        stmt = update(outbox).where(outbox.c.id == id)
-        if worker is not None:
-            stmt = stmt.where(outbox.c.claimed_by == worker, outbox.c.status == "in_flight")
         values.update(claimed_by=None, claimed_until=None, updated_at=self.clock())
+        values["row_id"] = id
         with self.tx(conn) as c:
-            return c.execute(stmt.values(**values).returning(outbox.c.id)).first() is not None
+            if worker is None:
+                stmt = prepared(c, "outbox.set", lambda _: _SET.returning(outbox.c.id))
+            else:
+                values["holder"] = worker
+                stmt = prepared(c, "outbox.set_held", lambda _: _SET_HELD.returning(outbox.c.id))
+            # The SET clause comes from the other keys of `values`.
+            return c.execute(stmt, values).first() is not None
 
     def get(self, id: int, *, conn: Connection | None = None) -> OutboxItem | None:
         with self.tx(conn) as c:
@@ -147,3 +202,8 @@ class Outbox(Repository):
             dead=by_status.get("dead", 0),
             oldest_due=oldest_due,
         )
+
+
+def _enqueue(conn: Connection) -> Any:
+    stmt = upsert_insert(conn, outbox).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    return stmt.returning(outbox.c.id)

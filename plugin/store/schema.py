@@ -163,6 +163,8 @@ identities = Table(
     Column("display_name", Text),
     Column("first_seen", UtcDateTime, nullable=False),
     Column("last_seen", UtcDateTime, nullable=False),
+    Column("mapped_at", UtcDateTime),  # set when an admin maps the id (identities map)
     PrimaryKeyConstraint("system", "external_id"),
     Index(None, "person_id"),
+    Index(None, "mapped_at"),
 )

@@ -12,7 +12,7 @@ from sqlalchemy.engine import URL
 from plugin.store.base import Clock, utc_now
 from plugin.store.cursors import Cursors
 from plugin.store.decisions import Decisions
-from plugin.store.engine import make_engine, safe_url
+from plugin.store.engine import begin, make_engine, safe_url
 from plugin.store.identities import Identities
 from plugin.store.inbox import Inbox
 from plugin.store.ledger import Ledger
@@ -57,7 +57,7 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One transaction: committed when the block ends, rolled back if it raises."""
-        with self.engine.begin() as conn:
+        with begin(self.engine) as conn:
             yield conn
 
     def close(self) -> None:
