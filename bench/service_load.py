@@ -190,10 +190,8 @@ def load(
     }
 
 
-def bare(threads: int) -> int:
+def bare_app() -> Any:
     from flask import Flask, request
-
-    from plugin.service.http import HttpServer
 
     app = Flask("bare")
 
@@ -202,6 +200,47 @@ def bare(threads: int) -> int:
         request.get_data()
         return "", 200
 
+    return app
+
+
+def floor_app(folder: Path, secret: bytes) -> Any:
+    """The least a durable, authenticated receiver must do, with nothing else: check the
+    HMAC, decode the JSON, insert the body into SQLite (WAL) and commit, then answer 200."""
+    import sqlite3
+
+    from flask import Flask, abort, request
+
+    conn = sqlite3.connect(folder / "floor.db", isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY, body TEXT)")
+    lock = threading.Lock()
+    app = Flask("floor")
+
+    @app.post(PATH)
+    def receive() -> tuple[str, int]:
+        body = request.get_data()
+        digest = hmac.new(secret, body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(f"sha256={digest}", request.headers.get("X-Hub-Signature", "")):
+            abort(401)
+        json.loads(body)
+        with lock:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO inbox (body) VALUES (?)", (body.decode(),))
+            conn.execute("COMMIT")
+        return "", 200
+
+    return app
+
+
+def reference(mode: str, threads: int, folder: Path | None = None) -> int:
+    from plugin.service.http import HttpServer
+
+    if mode == "floor":
+        assert folder is not None
+        app = floor_app(folder, os.environ[SECRET_ENV].encode())
+    else:
+        app = bare_app()
     server = HttpServer(app, host="127.0.0.1", port=0, threads=threads)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -217,8 +256,10 @@ def bare(threads: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.service_load")
     sub = parser.add_subparsers(dest="mode", required=True)
-    serve = sub.add_parser("bare")
-    serve.add_argument("--threads", type=int, default=4)
+    for mode in ("bare", "floor"):
+        serve = sub.add_parser(mode)
+        serve.add_argument("--threads", type=int, default=4)
+        serve.add_argument("--folder", type=Path, help="floor: where its SQLite file goes")
     send = sub.add_parser("load")
     send.add_argument("--url", required=True)
     send.add_argument("--template", type=Path, required=True)
@@ -230,8 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--warmup", type=float, default=0.0)
     send.add_argument("--rate", type=float)
     args = parser.parse_args(argv)
-    if args.mode == "bare":
-        return bare(args.threads)
+    if args.mode in ("bare", "floor"):
+        return reference(args.mode, args.threads, args.folder)
     secret = os.environ[SECRET_ENV]
     deliveries = Deliveries(
         args.template.read_text(), secret, project=args.project, first=args.first, run=args.run

@@ -18,6 +18,7 @@ from flask import Flask, Response, g, request
 from plugin.manifest import Manifest, load_manifest
 from plugin.settings import database_url, manifest_path
 from plugin.store import Store
+from plugin.store.group_commit import GroupCommit
 from webhooks import errors, health, jira, openapi, xapi
 from webhooks.config import DEFAULTS, receivers
 from webhooks.metrics import Metrics
@@ -56,6 +57,7 @@ def create_app(
     metrics.watch_store(store.outbox.backlog, store.inbox.count_by_status)
     app.extensions[EXTENSION] = Services(
         store=store,
+        intake=GroupCommit(store.inbox.add_new),
         metrics=metrics,
         jira=jira_receiver,
         xapi=xapi_receiver,

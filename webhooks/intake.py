@@ -15,6 +15,7 @@ from flask import Request
 
 from plugin.ports import Event
 from plugin.store import InboxEvent, Store
+from plugin.store.group_commit import GroupCommit
 from plugin.sync import inbox_event
 from webhooks.errors import BadJson, UnsupportedMediaType
 
@@ -71,13 +72,15 @@ def json_body(request: Request, body: bytes) -> Any:
 
 def store_events(
     store: Store,
+    intake: GroupCommit,
     events: Sequence[Event],
     raws: Sequence[dict[str, Any] | None],
     *,
     ignored: int = 0,
     delivery: Delivery | None = None,
 ) -> Outcome:
-    """Store the events (and the delivery marker) in one statement."""
+    """Store the events (and the delivery marker) together, in the group commit of the
+    requests arriving at the same time; returns once they are committed."""
     now = store.clock()
     rows = [inbox_event(e, raw, now) for e, raw in zip(events, raws, strict=True)]
     marker = None
@@ -85,7 +88,7 @@ def store_events(
         marker = InboxEvent(
             delivery.source, "delivery", delivery.natural_key, delivery.payload, now
         )
-    added = store.inbox.add_new([*rows, marker] if marker else rows)
+    added = intake.add_new([*rows, marker] if marker else rows)
     duplicate_delivery = marker is not None and (marker.source, marker.natural_key) not in added
     new = sum((row.source, row.natural_key) in added for row in rows)
     duplicates = len(rows) - new

@@ -77,6 +77,7 @@ def receive() -> tuple[Response, int]:
     )
     outcome = store_events(
         found.store,
+        found.intake,
         events,
         [_raw_issue(data)] * len(events),
         ignored=0 if events else 1,

@@ -62,7 +62,7 @@ def receive() -> tuple[Response, int]:
     authenticate(xapi, request.headers.get("Authorization"))
     parsed = parse_statements(json_body(request, body), xapi.modules)
     ignored = sum(parsed.ignored.values())
-    outcome = store_events(found.store, parsed.events, parsed.raws, ignored=ignored)
+    outcome = store_events(found.store, found.intake, parsed.events, parsed.raws, ignored=ignored)
     metrics = found.metrics
     if outcome.duplicate:
         metrics.duplicates.labels(sender="xapi").inc()

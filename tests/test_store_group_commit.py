@@ -1,0 +1,119 @@
+"""Group commit: concurrent requests' inbox rows stored together, each answered correctly."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pytest
+
+from plugin.store import Store
+from plugin.store.group_commit import GroupCommit, Key
+from plugin.store.models import InboxEvent
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def row(key: str, source: str = "jira") -> InboxEvent:
+    return InboxEvent(source, "ticket", key, {"n": key}, T0)
+
+
+def run_together(group: GroupCommit, requests: list[list[InboxEvent]]) -> list[object]:
+    """Each request from its own thread, all started at once; each one's answer or error."""
+    answers: list[object] = [None] * len(requests)
+    start = threading.Barrier(len(requests))
+
+    def send(i: int) -> None:
+        start.wait()
+        try:
+            answers[i] = group.add_new(requests[i])
+        except Exception as exc:
+            answers[i] = exc
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(requests))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return answers
+
+
+def test_concurrent_requests_share_transactions_and_get_their_own_answers(store: Store) -> None:
+    def slow_write(rows: Sequence[InboxEvent]) -> set[Key]:
+        time.sleep(0.02)  # a busy store: requests pile up behind the leader
+        return store.inbox.add_new(rows)
+
+    group = GroupCommit(slow_write)
+    requests = [[row(f"k{i}"), row(f"delivery-{i}")] for i in range(16)]
+    answers = run_together(group, requests)
+    for i, answer in enumerate(answers):
+        assert answer == {("jira", f"k{i}"), ("jira", f"delivery-{i}")}
+    assert group.groups < len(requests)  # some requests were written together
+    assert store.inbox.count_by_status()["new"] == 32
+
+
+def test_a_key_sent_by_several_requests_is_new_for_exactly_one(store: Store) -> None:
+    group = GroupCommit(lambda rows: (time.sleep(0.01), store.inbox.add_new(rows))[1])
+    store.inbox.add_new([row("seen-before")])
+    answers = run_together(group, [[row("same"), row("seen-before")] for _ in range(8)])
+    assert sum(answer == {("jira", "same")} for answer in answers) == 1
+    assert sum(answer == set() for answer in answers) == 7
+    assert len(store.inbox.list(limit=100)) == 2
+
+
+def test_a_request_the_store_refuses_fails_alone(store: Store) -> None:
+    def picky_write(rows: Sequence[InboxEvent]) -> set[Key]:
+        time.sleep(0.01)
+        if any(r.natural_key == "poison" for r in rows):
+            raise ValueError("refused: poison")
+        return store.inbox.add_new(rows)
+
+    group = GroupCommit(picky_write)
+    requests = [[row(f"ok-{i}")] for i in range(6)] + [[row("poison")]]
+    answers = run_together(group, requests)
+    assert isinstance(answers[-1], ValueError)
+    assert answers[:-1] == [{("jira", f"ok-{i}")} for i in range(6)]
+    stored = {item.natural_key for item in store.inbox.list(limit=100)}
+    assert stored == {f"ok-{i}" for i in range(6)}
+
+
+def test_one_request_alone_is_written_at_once(store: Store) -> None:
+    group = GroupCommit(store.inbox.add_new)
+    assert group.add_new([row("a"), row("b", source="xapi")]) == {("jira", "a"), ("xapi", "b")}
+    assert group.add_new([row("a")]) == set()
+    assert group.groups == 2
+
+
+def test_groups_stop_at_max_rows(store: Store) -> None:
+    sizes: list[int] = []
+
+    def counting_write(rows: Sequence[InboxEvent]) -> set[Key]:
+        sizes.append(len(rows))
+        time.sleep(0.01)
+        return store.inbox.add_new(rows)
+
+    group = GroupCommit(counting_write, max_rows=4)
+    answers = run_together(group, [[row(f"k{i}-{j}") for j in range(3)] for i in range(6)])
+    assert all(isinstance(a, set) and len(a) == 3 for a in answers)
+    assert max(sizes) <= 4 and sum(sizes) == 18
+
+
+@pytest.mark.parametrize("fails", [KeyboardInterrupt, SystemExit])
+def test_an_interrupted_leader_still_lets_the_others_finish(
+    store: Store, fails: type[BaseException]
+) -> None:
+    calls = 0
+
+    def flaky(rows: Sequence[InboxEvent]) -> set[Key]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise fails()
+        return store.inbox.add_new(rows)
+
+    group = GroupCommit(flaky)
+    with pytest.raises(fails):
+        group.add_new([row("first")])
+    assert group.add_new([row("second")]) == {("jira", "second")}
