@@ -1,5 +1,6 @@
 """Smoke test of the service benchmark, tiny: half a second of load on the bare app, the
-floor app and `skillrelay serve`, then 20 deliveries end to end into the session's real Ralph LRS."""
+floor app and `skillrelay serve`, then 20 deliveries end to end into the session's real
+Ralph LRS."""
 
 from __future__ import annotations
 
