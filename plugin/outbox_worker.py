@@ -11,7 +11,7 @@
 - `max_attempts` claims without success: dead. `skillrelay outbox retry ID` revives one.
 
 A sender with `send_many` (`BatchSender`, the LRS's) gets all its target's effects of the
-batch in one call; a RetriableError of the call retries (or, past `max_attempts`, kills)
+batch in one call, made before the other targets' per-effect calls; a RetriableError of the call retries (or, past `max_attempts`, kills)
 each of them as above, an AuthError dead-letters each of them, and otherwise each effect's
 own outcome (done, or dead with its error) is recorded.
 
@@ -134,6 +134,10 @@ class OutboxWorker:
     ) -> None:
         paused: dict[str, tuple[datetime, str]] = {}  # target -> (retry at, why)
         handled: set[int] = set()  # ids already sent as part of their target's group
+        # Targets that take a batch go first: one call carries all their effects, which
+        # should not wait behind a request per effect to the others (a stable sort: each
+        # target's effects keep their order).
+        items = sorted(items, key=lambda i: not isinstance(self.senders.get(i.target), BatchSender))
         for index, item in enumerate(items):
             if item.id in handled:
                 continue
