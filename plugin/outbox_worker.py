@@ -11,9 +11,10 @@
 - `max_attempts` claims without success: dead. `skillrelay outbox retry ID` revives one.
 
 A sender with `send_many` (`BatchSender`, the LRS's) gets all its target's effects of the
-batch in one call, made before the other targets' per-effect calls; a RetriableError of the call retries (or, past `max_attempts`, kills)
-each of them as above, an AuthError dead-letters each of them, and otherwise each effect's
-own outcome (done, or dead with its error) is recorded.
+batch in one call, made before the other targets' per-effect calls; a RetriableError of
+the call retries (or, past `max_attempts`, kills) each of them as above, an AuthError
+dead-letters each of them, and otherwise each effect's own outcome (done, or dead with its
+error) is recorded. The batch's successes are recorded together at its end.
 
 Senders make delivery idempotent at the target, so an effect sent twice (a lease that
 lapsed, a crash before mark_done) changes the target once.

@@ -285,7 +285,7 @@ def test_a_failed_write_is_decided_again(store: Store, monkeypatch: pytest.Monke
         raise ConnectionError("the database went away")
 
     with monkeypatch.context() as patched:
-        patched.setattr(store.outbox, "enqueue", down)
+        patched.setattr(store.outbox, "enqueue_many", down)
         with pytest.raises(ConnectionError):
             p.run_once()
     assert store.awards.list() == [] and store.decisions.for_ticket("PAY-101") == []

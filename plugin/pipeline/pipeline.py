@@ -206,7 +206,8 @@ class Pipeline:
             with self.store.transaction() as conn:
                 hold_decider_lock(conn)
                 self.reconciler.begin()
-                stats.caught_up += self._catch_up(conn, tally)
+                parsed = {item.id: event for item, event in claimed}
+                stats.caught_up += self._catch_up(conn, tally, parsed)
                 if self._relearn:
                     self._relearn_now(conn, tally)
                 if self._full:
@@ -224,15 +225,19 @@ class Pipeline:
         stats.processed += len(claimed)
         stats.add(tally)
 
-    def _catch_up(self, conn: Connection, tally: Tally) -> int:
+    def _catch_up(self, conn: Connection, tally: Tally, parsed: dict[int, Event]) -> int:
+        """Add every event stored since the last catch-up; `parsed`: events this run
+        claimed and has read already (by inbox id)."""
         added = 0
         for inbox_id, kind, payload in self.horizon.read(conn):
             if kind not in EVENT_KINDS:
                 continue
-            try:
-                event = EVENT.validate_python(payload)
-            except ValidationError:
-                continue  # marked failed by the worker that claimed it
+            event = parsed.get(inbox_id)
+            if event is None:
+                try:
+                    event = EVENT.validate_python(payload)
+                except ValidationError:
+                    continue  # marked failed by the worker that claimed it
             added += 1
             self.reconciler.apply(self.engine.add(event), conn, tally, inbox_id)
         return added
