@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 from plugin.effects import AwardChange, Deployment, effects_for
 from plugin.manifest import Manifest
 from plugin.store import Store
+from plugin.store.models import Json
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,22 @@ class EffectSettings:
         return cls(str(jira.base_url).rstrip("/"), jira.deployment)
 
 
+EffectRow = tuple[str, str, str, Json]  # (idempotency key, target, action, payload)
+
+
 def enqueue_effects(
+    store: Store,
+    manifest: Manifest,
+    settings: EffectSettings,
+    change: AwardChange,
+    conn: Connection,
+) -> int:
+    """Queue what `change` writes to Jira and the LRS; how many effects were new."""
+    rows = effect_rows(store, manifest, settings, change, conn)
+    return store.outbox.enqueue_many(rows, conn=conn)
+
+
+def effect_rows(
     store: Store,
     manifest: Manifest,
     settings: EffectSettings,
@@ -34,8 +50,8 @@ def enqueue_effects(
     conn: Connection,
     *,
     new_award: bool = False,
-) -> int:
-    """Queue what `change` writes to Jira and the LRS; how many effects were new.
+) -> list[EffectRow]:
+    """The outbox rows of what `change` writes to Jira and the LRS.
 
     `new_award`: the award was created in this transaction, so it has never come back
     from a revocation (its cycle is 0) and its history need not be read."""
@@ -47,5 +63,4 @@ def enqueue_effects(
     effects = effects_for(
         change, manifest, jira_base_url=settings.jira_base_url, deployment=settings.deployment
     )
-    rows = [(e.idempotency_key, e.target, e.action, e.payload) for e in effects]
-    return store.outbox.enqueue_many(rows, conn=conn)
+    return [(e.idempotency_key, e.target, e.action, e.payload) for e in effects]

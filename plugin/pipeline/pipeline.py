@@ -215,6 +215,7 @@ class Pipeline:
                 for item, event in claimed:
                     self.reconciler.apply(self.engine.add(event), conn, tally, item.id)
                 self._note_people([event for _, event in claimed], conn)
+                self.reconciler.flush(conn, tally)
                 self.store.inbox.mark_processed([item.id for item, _ in claimed], conn=conn)
         except BaseException:
             # The engine kept events whose verdicts were not written: start again from the

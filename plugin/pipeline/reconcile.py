@@ -37,7 +37,7 @@ from sqlalchemy import Connection
 from plugin.effects import AwardChange, ChangeEvent
 from plugin.engine import Decision, Engine
 from plugin.manifest import Manifest
-from plugin.pipeline.effects import EffectSettings, enqueue_effects
+from plugin.pipeline.effects import EffectRow, EffectSettings, effect_rows
 from plugin.store import Award, AwardState, NewAward, Store
 
 log = logging.getLogger("skillrelay.pipeline")
@@ -100,11 +100,14 @@ class Reconciler:
         self._logged: dict[str, dict[Who, str]] = {}  # ticket -> last outcome per who
         self._awards: dict[str, list[Award]] = {}  # person -> their awards
         self._created: set[int] = set()  # awards inserted in this transaction
+        self._decisions: list[dict[str, Any]] = []  # decision rows to write at `flush`
+        self._effects: list[EffectRow] = []  # outbox rows to write at `flush`
 
     def begin(self) -> None:
         self._logged.clear()
         self._awards.clear()
         self._created.clear()
+        self._decisions, self._effects = [], []
 
     def apply(
         self, decisions: Iterable[Decision], conn: Connection, tally: Tally, inbox_id: int | None
@@ -116,14 +119,17 @@ class Reconciler:
         for d in ordered:
             change = self._settle(d, conn, tally)
             if change is not None:
-                tally.effects += enqueue_effects(
-                    self.store,
-                    self.manifest,
-                    self.settings,
-                    change,
-                    conn,
-                    new_award=change.award.id in self._created,
+                new_award = change.award.id in self._created
+                self._effects += effect_rows(
+                    self.store, self.manifest, self.settings, change, conn, new_award=new_award
                 )
+
+    def flush(self, conn: Connection, tally: Tally) -> None:
+        """Write the decisions and effects gathered since `begin`, one statement each (call
+        before the transaction commits)."""
+        self.store.decisions.record_many(self._decisions, conn=conn)
+        tally.effects += self.store.outbox.enqueue_many(self._effects, conn=conn)
+        self._decisions, self._effects = [], []
 
     def full(self, engine: Engine, conn: Connection, tally: Tally) -> None:
         """Bring the whole ledger in line with the engine (at start, and after a failed
@@ -162,15 +168,16 @@ class Reconciler:
                 logged[(str(person), row.skill_id or "")] = row.outcome
         if logged.get(who) == d.reason:
             return
-        self.store.decisions.record(
-            d.reason,
-            skill_id=d.skill,
-            ticket_key=d.ticket,
-            person_id=d.person,
-            inbox_id=inbox_id,
-            detail=d.evidence,
-            decided_at=self.clock(),
-            conn=conn,
+        self._decisions.append(
+            {
+                "outcome": d.reason,
+                "skill_id": d.skill,
+                "ticket_key": d.ticket,
+                "person_id": d.person,
+                "inbox_id": inbox_id,
+                "detail": d.evidence,
+                "decided_at": self.clock(),
+            }
         )
         logged[who] = d.reason
         tally.decisions += 1

@@ -43,6 +43,13 @@ class Decisions(Repository):
             stmt = prepared(c, "decisions.record", _insert)
             return to_model(Decision, c.execute(stmt, values).mappings().one())
 
+    def record_many(self, rows: list[dict[str, Any]], *, conn: Connection | None = None) -> None:
+        """Store many verdicts: each row has the keyword arguments of `record` (all of
+        them, `decided_at` included)."""
+        if rows:
+            with self.tx(conn) as c:
+                c.execute(prepared(c, "decisions.record_many", lambda _: insert(decisions)), rows)
+
     def for_ticket(self, ticket_key: str, *, conn: Connection | None = None) -> list[Decision]:
         with self.tx(conn) as c:
             rows = c.execute(_FOR_TICKET, {"ticket": ticket_key}).mappings()
