@@ -140,7 +140,7 @@ def child(args: Sequence[str], env: Mapping[str, str], log_file: Path) -> Iterat
 
 def serve_args(*extra: str) -> list[str]:
     return ["-m", "plugin", "--log-level", "INFO", "serve", "--port", "0", "--no-sync",
-            "--threads", str(THREADS), "--id", "bench", *extra]  # fmt: skip
+            "--threads", str(THREADS), "--id", "bench", "--jira-dry-run", *extra]  # fmt: skip
 
 
 def base_env(database: str, manifest: Path, **more: str) -> dict[str, str]:

@@ -74,7 +74,7 @@ def test_serve_decides_delivers_and_stops_cleanly(
     user, password = ralph_lrs.auth
     secrets = {**JIRA_SECRETS, "LRS_FORWARD_SECRET": FORWARD_SECRET}
     env = child_env(database, manifest, LRS_USERNAME=user, LRS_PASSWORD=password, **secrets)
-    args = ["serve", "--port", "0", "--poll", "0.5", "--id", "serve-1"]
+    args = ["serve", "--port", "0", "--poll", "0.5", "--id", "serve-1", "--jira-dry-run"]
     with launched(args, env, tmp_path / "serve.log") as child:
         base = child.wait_for(r"http: listening on (http://127\.0\.0\.1:\d+)").group(1)
         child.wait_for(r"sync: xapi fetched 1, new 1")
@@ -115,7 +115,7 @@ def test_serve_decides_delivers_and_stops_cleanly(
         log = child.log
     assert code == 0 and took < 10, log
     for line in (
-        "outbox: worker serve-1 delivering to jira DRY RUN (JIRA_API_TOKEN is not set",
+        "outbox: worker serve-1 delivering to jira DRY RUN (--jira-dry-run",
         "pipeline: worker serve-1",
         "sync: xapi every 300 s",
         "shutdown: SIGTERM; stopping within 10 s",
@@ -145,7 +145,7 @@ def test_serve_refuses_to_start_without_the_webhook_secret(
     for name, value in child_env(database, manifest, LRS_USERNAME="u", LRS_PASSWORD="p").items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("JIRA_WEBHOOK_SECRET", raising=False)
-    args = parse("--port", "0", "--no-sync")
+    args = parse("--port", "0", "--no-sync", "--jira-dry-run")
     with pytest.raises(ConfigError) as refused:
         args.func(args)
     assert refused.value.exit_code == 2
@@ -154,9 +154,41 @@ def test_serve_refuses_to_start_without_the_webhook_secret(
 
     # For a local demo the webhook app may take unsigned requests: then it starts.
     monkeypatch.setenv("SKILLRELAY_ALLOW_UNSIGNED", "true")
-    settings = compose.Settings(manifest, database, "w")
+    settings = compose.Settings(manifest, database, "w", jira_dry_run=True)
     service = compose.serve(settings, compose.Http(port=0), compose.Workers(), None)
     assert service.shutdown()
+
+
+def test_serve_never_drops_jira_writes_for_a_missing_token(
+    tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = manifest_file(tmp_path, jira="http://127.0.0.1:9", lrs="http://127.0.0.1:9/xAPI")
+    env = child_env(
+        database, manifest, **JIRA_SECRETS, LRS_FORWARD_SECRET=FORWARD_SECRET,
+        LRS_USERNAME="u", LRS_PASSWORD="p",
+    )  # fmt: skip
+    env.pop("JIRA_API_TOKEN", None)
+    settings = compose.Settings(manifest, database, "w")
+    with pytest.raises(ConfigError) as refused:
+        compose.serve(settings, compose.Http(port=0), compose.Workers(), None, env)
+    message = str(refused.value)
+    assert message.startswith(
+        f"{manifest}: sources[jira].auth.token_env: JIRA_API_TOKEN is not set: the outbox"
+    )
+    assert "--jira-dry-run" in message
+    with Store.open(database) as store:
+        assert store.outbox.list() == []  # nothing was started, nothing marked done
+
+    # Asked for, the dry run starts; receiving only needs no Jira token at all.
+    dry = compose.serve(
+        compose.Settings(manifest, database, "w", jira_dry_run=True),
+        compose.Http(port=0), compose.Workers(), None, env,
+    )  # fmt: skip
+    assert dry.shutdown()
+    receive_only = compose.serve(
+        settings, compose.Http(port=0), compose.Workers(False, False), None, env
+    )
+    assert receive_only.shutdown()
 
 
 def test_serve_needs_the_lrs_credentials_when_it_delivers(
@@ -164,7 +196,7 @@ def test_serve_needs_the_lrs_credentials_when_it_delivers(
 ) -> None:
     manifest = manifest_file(tmp_path, jira="http://127.0.0.1:9", lrs="http://127.0.0.1:9/xAPI")
     env = child_env(database, manifest, **JIRA_SECRETS, LRS_FORWARD_SECRET=FORWARD_SECRET)
-    settings = compose.Settings(manifest, database, "w")
+    settings = compose.Settings(manifest, database, "w", jira_dry_run=True)
     with pytest.raises(ConfigError, match="LRS_USERNAME is not set"):
         compose.serve(settings, compose.Http(port=0), compose.Workers(), None, env)
     # Receiving only (workers elsewhere) with the LRS pulled by no one: no LRS secret needed.

@@ -108,9 +108,11 @@ def captured() -> Iterator[Captured]:
 
 
 def start(manifest_file: Path, database: str, env: Mapping[str, str]) -> Service:
-    """`serve --port 0 --poll 0.2 --id demo`, started in this process (no signal handlers:
-    the demo stops it with `shutdown()`)."""
-    settings = compose.Settings(manifest_file, database, "demo", poll=0.2, grace=5.0)
+    """`serve --port 0 --poll 0.2 --id demo --jira-dry-run`, started in this process (no
+    signal handlers: the demo stops it with `shutdown()`)."""
+    settings = compose.Settings(
+        manifest_file, database, "demo", poll=0.2, grace=5.0, jira_dry_run=True
+    )
     service = compose.serve(
         settings, compose.Http(port=0, threads=4), compose.Workers(), 300.0, env
     )

@@ -50,6 +50,7 @@ class Settings:
     lease: float = 60.0  # seconds an outbox effect stays with the worker that claimed it
     retry_base: float = BACKOFF_BASE  # seconds before an effect's second attempt
     grace: float = 10.0  # seconds a shutdown may take
+    jira_dry_run: bool = False  # log Jira's effects instead of writing them
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,13 @@ def worker_loops(
 
 
 def outbox_worker(opened: Opened, settings: Settings) -> OutboxWorker:
-    found, lines = senders(opened.manifest, opened.secrets, opened.env)
+    found, lines = senders(
+        opened.manifest,
+        opened.secrets,
+        opened.env,
+        jira_dry_run=settings.jira_dry_run,
+        file=str(settings.manifest_file),
+    )
     log.info(
         "outbox: worker %s delivering to %s; every %g s and when woken, lease %g s",
         settings.worker_id,

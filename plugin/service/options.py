@@ -23,6 +23,12 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--id", dest="worker_id", metavar="NAME", help="worker name in claims (default host-pid)"
     )
+    parser.add_argument(
+        "--jira-dry-run",
+        action="store_true",
+        help="log the Jira comments and labels instead of writing them; they are recorded as "
+        "done (for trials: without it, a manifest with Jira needs its API token)",
+    )
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument(
         "--poll",
@@ -71,6 +77,7 @@ def settings(args: argparse.Namespace) -> Settings:
         lease=args.lease,
         retry_base=args.retry_base,
         grace=args.grace,
+        jira_dry_run=args.jira_dry_run,
     )
 
 

@@ -1,9 +1,10 @@
 """The pieces a service runs, built from the manifest and the environment's secrets.
 
-- senders: Jira through `JiraSender` when the Jira API token is set, else a dry run that
-  logs what would be written; the LRS through `LrsSender` when the manifest names one (its
-  credentials are then required). Delivery clients use `DELIVERY_POLICY`: the outbox worker,
-  not the client, waits out a Retry-After.
+- senders: Jira through `JiraSender` (its API token is then required), or with
+  `--jira-dry-run` a dry run that logs what would be written and records it as done; the
+  LRS through `LrsSender` when the manifest names one (its credentials are then required).
+  Delivery clients use `DELIVERY_POLICY`: the outbox worker, not the client, waits out a
+  Retry-After.
 - sync sources: every configured source; Jira only when its API token is set (without it
   tickets arrive by webhook alone, as the dry run says).
 - the pipeline: claims new inbox events, decides, writes decisions, awards and effects.
@@ -18,6 +19,7 @@ from datetime import datetime
 
 from connectors.delivery import DELIVERY_POLICY, DryRunJiraSender, JiraSender, LrsSender
 from plugin.effects import Effect, EffectSender
+from plugin.errors import ConfigError, Problem
 from plugin.manifest import Manifest
 from plugin.pipeline import Pipeline
 from plugin.ports import Batch, EventSource
@@ -48,20 +50,44 @@ class DryRunLog:
 
 
 def senders(
-    manifest: Manifest, secrets: Secrets, env: Mapping[str, str]
+    manifest: Manifest,
+    secrets: Secrets,
+    env: Mapping[str, str],
+    *,
+    jira_dry_run: bool = False,
+    file: str = "",
 ) -> tuple[dict[str, EffectSender], list[str]]:
-    """The sender per outbox target, and a line describing each for the start-up log."""
+    """The sender per outbox target, and a line describing each for the start-up log.
+
+    A dry run records Jira's effects as done without writing them, so it is never chosen
+    because a token is missing: that is a ConfigError unless `jira_dry_run` asks for it."""
     found: dict[str, EffectSender] = {}
     lines: list[str] = []
     jira = manifest.jira
-    if jira is not None and jira_token_set(manifest, env):
+    if jira is not None and not jira_dry_run:
+        if not jira_token_set(manifest, env):
+            raise ConfigError(
+                [
+                    Problem(
+                        file=file,
+                        line=None,
+                        field=f"sources[{jira.id}].auth.token_env",
+                        message=(
+                            f"{jira.auth.token_env} is not set: the outbox cannot write "
+                            "comments and labels to Jira. Set it, or start with "
+                            "--jira-dry-run to log them instead (they are then recorded as "
+                            "done and never written)"
+                        ),
+                    )
+                ]
+            )
         client = jira_client(manifest, secrets, policy=DELIVERY_POLICY)
         found["jira"] = JiraSender(client)
         lines.append(f"jira {jira.deployment} {jira.base_url}")
     else:
         # Effects on Jira exist only for Jira tickets, so a manifest without Jira has none.
         found["jira"] = DryRunLog(jira.deployment if jira else None)
-        why = f"{jira.auth.token_env} is not set" if jira else "no Jira source"
+        why = "--jira-dry-run" if jira else "no Jira source"
         lines.append(f"jira DRY RUN ({why}: comments and labels are logged, not written)")
     if manifest.xapi is not None:
         found["lrs"] = LrsSender(lrs_client(manifest, secrets, policy=DELIVERY_POLICY))
