@@ -71,6 +71,18 @@ def test_logstore_account_needs_a_moodle_source() -> None:
     assert resolver.lookup("xapi", f"account:{MOODLE_URL}|2") is None
 
 
+def test_an_explicit_account_that_names_a_logstore_account_the_later_person_wins() -> None:
+    data = manifest_data()
+    people = data["identities"]["people"]  # alice is moodle user 1, bob user 2, dave last
+    people[0]["xapi_account"] = {"home_page": MOODLE_URL, "name": "2"}  # bob comes later
+    people[-1]["xapi_account"] = {"home_page": MOODLE_URL + "/", "name": "1"}  # alice before
+    resolver = IdentityResolver(Manifest.model_validate(data))
+    assert resolver.lookup("xapi", f"account:{MOODLE_URL}|2") == "bob"
+    assert resolver.lookup("xapi", f"account:{MOODLE_URL}|1") == people[-1]["id"]
+    assert resolver.lookup("xapi", f"account:{MOODLE_URL}|01") is None
+    assert resolver.lookup("moodle", "01") is None
+
+
 def awarded(engine: Engine) -> set[tuple[str, str, str]]:
     return {d.key for d in engine.awards()}
 

@@ -16,14 +16,17 @@ class Calendar:
         self.zone = manifest.organisation.zone
         self.sprints = manifest.sprints  # first match wins, as in Manifest.sprint_on
         self._dates: dict[int, date] = {}
+        self._days: dict[date, date] = {}
         self._sprints: dict[date, str | None] = {}
+        self._quarters: dict[tuple[int, int], str] = {}  # one string each: slots keep them
 
     def local_date(self, us: int) -> date:
         bucket = us // BUCKET_US
         found = self._dates.get(bucket)
         if found is None:
             at = datetime.fromtimestamp(bucket * BUCKET_US / 1e6, EPOCH.tzinfo)
-            found = self._dates[bucket] = at.astimezone(self.zone).date()
+            day = at.astimezone(self.zone).date()
+            found = self._dates[bucket] = self._days.setdefault(day, day)  # 96 buckets a day
         return found
 
     def sprint(self, us: int) -> str | None:
@@ -35,4 +38,8 @@ class Calendar:
 
     def quarter(self, us: int) -> str:
         day = self.local_date(us)
-        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+        key = (day.year, (day.month - 1) // 3 + 1)
+        found = self._quarters.get(key)
+        if found is None:
+            found = self._quarters[key] = f"{key[0]}-Q{key[1]}"
+        return found

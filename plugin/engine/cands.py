@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 
 from plugin.engine.calendar import Calendar
 from plugin.engine.decision import (
@@ -22,7 +23,7 @@ from plugin.engine.decision import (
 )
 from plugin.engine.facts import DAY_US, from_us
 from plugin.engine.history import TicketHistory
-from plugin.engine.quota import Outcome, Slot
+from plugin.engine.quota import Key, Outcome, Slot
 from plugin.engine.rules import ELIGIBLE, Pair, Verdict
 from plugin.manifest.model import Manifest
 from plugin.manifest.skills import Skill
@@ -36,7 +37,20 @@ class TicketView(TicketHistory):
 
     shown: tuple[str, ...]  # skills the ticket as finished shows
     assignee: Pair  # of the ticket as finished
-    pairs: tuple[tuple[Pair, str], ...]  # (who, skill or "") of every decision on it
+    several: tuple[tuple[Pair, str], ...] | None  # the pairs, unless `assignee` x `shown`
+
+    @property
+    def pairs(self) -> tuple[tuple[Pair, str], ...]:
+        """(who, skill or "") of every decision on it. Most tickets only have their
+        assignee's, so those are not kept (a backfill holds hundreds of thousands)."""
+        if self.several is not None:
+            return self.several
+        return tuple((self.assignee, skill) for skill in self.shown or ("",))
+
+
+def cid_of(key: Key) -> CandId:
+    """The candidate a quota slot belongs to (a slot's person is always resolved)."""
+    return key[3], key[2], key[4]
 
 
 def skill_info(manifest: Manifest, skill: Skill) -> SkillInfo:
@@ -73,11 +87,16 @@ def slot_of(
         reward=skill.reward,
         sprint=calendar.sprint(t2),
         quarter=calendar.quarter(t2),
-        cooldown_us=skill.cooldown_days * DAY_US,
+        cooldown_us=_days_us(skill.cooldown_days),
         cap=skill.cap,
         per_sprint=skill.per_sprint,
         per_quarter=skill.per_quarter,
     )
+
+
+@cache  # one int per length: a backfill has a hundred thousand slots
+def _days_us(days: int) -> int:
+    return days * DAY_US
 
 
 def _quota_detail(outcome: Outcome, slot: Slot) -> Detail:
@@ -130,3 +149,26 @@ def order(d: Decision) -> tuple[int, str, str, str]:
     """The canonical order of decisions: by t2, ticket key, skill, person."""
     skill = d.skill_info.id if d.skill_info else ""
     return d.done.at, d.done.ticket.key, skill, d.person or d.person_ref or ""
+
+
+def _person(d: Decision) -> str:
+    return d.person or d.person_ref or ""
+
+
+def _skill(d: Decision) -> str:
+    return d.skill_info.id if d.skill_info else ""
+
+
+def _ticket(d: Decision) -> str:
+    return d.done.ticket.key
+
+
+def _t2(d: Decision) -> int:
+    return d.done.at
+
+
+def sort_all(found: list[Decision]) -> None:
+    """Sort in the canonical order (see `order`), in place, one part of the key at a time
+    (sorting is stable): a key tuple for each of a million decisions would be a peak."""
+    for part in (_person, _skill, _ticket, _t2):
+        found.sort(key=part)

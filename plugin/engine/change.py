@@ -7,13 +7,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from plugin.engine.cands import CandId, TicketView
+from plugin.engine.cands import CandId
 from plugin.engine.decision import Decision
+from plugin.engine.facts import CompletionFact, TransitionFact
 from plugin.engine.matching import Shown
 from plugin.engine.quota import Key, Slot
-from plugin.engine.rules import Pair, Verdict
+from plugin.engine.rules import Pair
 
-Kept = tuple[str, TicketView, Pair, str, Verdict, tuple[str, ...]]
+# An eligible candidate waiting for its quota outcome: (first and latest entry into done,
+# time in progress, who, the completion it used, its slot, how the ticket shows the skill).
+# Not the ticket's view: a backfill has a hundred thousand of these, with few fields used.
+Waiting = tuple[
+    TransitionFact, TransitionFact, int | None, Pair, CompletionFact | None, Slot, tuple[str, ...]
+]
 
 
 @dataclass(slots=True)
@@ -24,8 +30,8 @@ class Change:
     before: dict[CandId, Decision | None] = field(default_factory=dict)
     removed: list[Key] = field(default_factory=list)
     added: dict[Key, Slot] = field(default_factory=dict)
-    # A batch that builds its decisions keeps each verdict, with the ticket's evidence.
-    verdicts: list[Kept] | None = None
+    # A batch that builds its decisions: each one, or what it waits for.
+    decisions: list[Decision | Waiting] | None = None
     matched: Shown = field(default_factory=dict)  # of the ticket being read
 
 

@@ -23,20 +23,32 @@ When a ticket counts (the award/reopen rule):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from itertools import chain
+from collections.abc import Collection, Iterable
+from itertools import chain, groupby
+from operator import attrgetter
 
 from plugin.domain import Completion, TicketTransition
 from plugin.engine import readout
 from plugin.engine.change import Change, paused_gc
 from plugin.engine.decision import Decision
-from plugin.engine.facts import CompletionFact, Fact, Ref, TransitionFact, fact_of, preferred
+from plugin.engine.facts import (
+    CompletionFact,
+    F,
+    Fact,
+    Ref,
+    TransitionFact,
+    fact_of,
+    preferred,
+)
 from plugin.engine.identity import IdentityResolver, Learned
 from plugin.engine.people import People, RefInfo, Unresolved
+from plugin.engine.quota import Quotas
 from plugin.engine.tickets import Tickets
 from plugin.manifest.model import Manifest
 
 Event = Completion | TicketTransition | Fact
+BY_KEY = attrgetter("key")
+TICKET_ID = attrgetter("ticket.id")
 
 
 class Engine:
@@ -81,8 +93,7 @@ class Engine:
             self._rebuild(change)
 
     def _rebuild(self, change: Change) -> None:
-        people = self.people = People(self.people.resolver, self._modules)
-        tickets = self.tickets = Tickets(self.manifest, people)
+        tickets = self._fresh()
         by_ticket = tickets.by_ticket
         for t in self._transitions.values():
             found = by_ticket.get(t.ticket.id)
@@ -90,19 +101,46 @@ class Engine:
                 by_ticket[t.ticket.id] = [t]
             else:
                 found.append(t)
-        learners = (c.person for c in self._completions.values())
-        assignees = filter(None, (t.ticket.assignee for t in self._transitions.values()))
-        people.count_all(chain(learners, assignees))
-        for c in self._completions.values():
-            people.file(c)
-        one_shot = change.verdicts is not None  # evaluate_all: this engine is thrown away
-        if one_shot:  # so free what only later events would need, before the peak
-            self._completions, self._transitions = {}, {}
-        for ticket in list(by_ticket):
+        self._file(self._completions.values(), self._transitions.values())
+        for ticket in by_ticket:
             tickets.refresh(ticket, change)
-            if one_shot:
-                del by_ticket[ticket]
         tickets.quotas.load(change.added.values())
+
+    def _fresh(self) -> Tickets:
+        self.people = People(self.people.resolver, self._modules)
+        self.tickets = Tickets(self.manifest, self.people)
+        return self.tickets
+
+    def _file(
+        self, completions: Collection[CompletionFact], transitions: Collection[TransitionFact]
+    ) -> None:
+        learners = (c.person for c in completions)
+        assignees = filter(None, (t.ticket.assignee for t in transitions))
+        self.people.count_all(chain(learners, assignees))
+        for c in completions:
+            self.people.file(c)
+
+    def _decide_once(self, events: Iterable[Event], change: Change) -> None:
+        """evaluate_all: nothing is kept for later events, so no index by natural key
+        (sorting finds the duplicates) and no index by ticket (sorting groups them)."""
+        completions: list[CompletionFact] = []
+        transitions: list[TransitionFact] = []
+        with paused_gc():
+            for event in events:
+                fact = fact_of(event)
+                if isinstance(fact, CompletionFact):
+                    completions.append(fact)
+                else:
+                    transitions.append(fact)
+            _unique(completions)
+            _unique(transitions)
+            tickets = self._fresh()
+            self._file(completions, transitions)
+            del completions
+            self.people.only(t.ticket.assignee for t in transitions)  # learners are filed
+            transitions.sort(key=TICKET_ID)
+            for ticket, group in groupby(transitions, TICKET_ID):
+                tickets.decide_once(ticket, group, change)
 
     # One event at a time.
     def add(self, event: Event) -> list[Decision]:
@@ -140,7 +178,7 @@ class Engine:
         self.people.resolver = IdentityResolver(self.manifest, learned)
         change = Change(capture=True)
         with paused_gc():
-            for info in list(self.people.refs.values()):
+            for info in self.people.every_ref():
                 if self.people.lookup(info) != info.person:
                     self._rehome(info, change)
         return readout.settle(self.tickets, change)
@@ -148,7 +186,7 @@ class Engine:
     def _completion(self, c: CompletionFact, change: Change, add: bool) -> None:
         if add:
             self._note(c.person, change)
-        person = self.people.refs[c.person.system, c.person.id].person
+        person = self.people.ref(c.person.system, c.person.id).person
         skill = self._modules.get(c.module)
         if person is not None and skill is not None:
             self.tickets.each_pair(person, skill[0], change, judge=False)
@@ -168,7 +206,7 @@ class Engine:
         """The ref resolves to someone else now: move its completions, re-read its tickets."""
         tickets = self.tickets
         old, new = info.person, self.people.lookup(info)
-        mine = list(tickets.tickets_of.get(info.pair.key if info.pair else "", ()))
+        mine = list(tickets.tickets_of.get(info.pair.key, ())) if info.pair else []
         skills = self.people.skills_of(info)
         for person in {old, new} - {None}:
             for skill in skills:
@@ -181,14 +219,31 @@ class Engine:
             tickets.refresh(ticket, change)
 
 
+def _unique(facts: list[F]) -> None:
+    """One fact per natural key, the preferred one; in place."""
+    facts.sort(key=BY_KEY)  # stable: duplicates stay in arrival order
+    kept = 0
+    for i in range(len(facts)):
+        fact = facts[i]
+        if kept and fact.key == facts[kept - 1].key:
+            facts[kept - 1] = preferred(facts[kept - 1], fact)
+        else:
+            facts[kept] = fact
+            kept += 1
+    del facts[kept:]
+
+
 def evaluate_all(
     manifest: Manifest, events: Iterable[Event], learned: Learned | None = None
 ) -> list[Decision]:
     """Every decision for a set of events (order and duplicates do not matter)."""
     engine = Engine(manifest, learned)
-    change = Change(capture=False, verdicts=[])
-    engine._load(events, change)
+    change = Change(capture=False, decisions=[])
+    engine._decide_once(events, change)
     t = engine.tickets
-    slots, skills, calendar, modules = t.slots, t.skills, t.calendar, t.modules
-    del engine, t  # the rest of the state goes before the decisions take its place
-    return readout.batch_decisions(change, slots, skills, calendar, modules)
+    skills, calendar, modules = t.skills, t.calendar, t.modules
+    del engine, t  # people and tickets go before the quotas and the decisions take their place
+    with paused_gc():
+        waiting = (w[5] for w in change.decisions or () if type(w) is tuple)
+        Quotas().load(waiting)
+    return readout.batch_decisions(change, skills, calendar, modules)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from plugin.engine.facts import CompletionFact, Ref
 from plugin.engine.history import Completions, completions
-from plugin.engine.identity import IdentityResolver
+from plugin.engine.identity import IdentityResolver, lower
 from plugin.engine.rules import Pair
 
 RefKey = tuple[str, str]  # (system, id)
@@ -20,11 +20,38 @@ RefKey = tuple[str, str]  # (system, id)
 
 @dataclass(slots=True)
 class RefInfo:
+    """One external id. Most show one e-mail, so that one needs no dict of its own."""
+
     system: str
     id: str
     person: str | None = None
-    emails: dict[str, int] | None = None  # e-mail -> events held that show it
-    pair: Pair | None = None  # (person, "system:id"), shared by every ticket it is on
+    email: str | None = None  # an e-mail events held now show, with how many show it
+    shows: int = 0
+    more: dict[str, int] | None = None  # any other e-mails, the same way
+    pair: Pair | None = None  # (person, "system:id") once it is an assignee, shared
+
+    @property
+    def emails(self) -> tuple[str, ...]:
+        """The e-mails the events held now show."""
+        found = (self.email,) if self.email is not None else ()
+        return (*found, *self.more) if self.more else found
+
+    def count(self, email: str, count: int) -> int:
+        """Add `count` events showing `email` (lower case); how many show it now."""
+        if self.email is None and not self.more:
+            self.email, self.shows = email, 0
+        if email == self.email:
+            seen = self.shows = self.shows + count
+            if seen <= 0:
+                self.email, self.shows = None, 0
+            return seen
+        more = self.more = self.more or {}
+        seen = more.get(email, 0) + count
+        if seen > 0:
+            more[email] = seen
+        else:
+            more.pop(email, None)
+        return seen
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -38,29 +65,66 @@ class Unresolved:
     tickets: int
 
 
+NO_REFS: dict[str, RefInfo] = {}  # never written: what a system without refs reads
+
+
 class People:
-    def __init__(self, resolver: IdentityResolver, modules: dict[str, tuple[str, str]]) -> None:
-        self.resolver = resolver
+    def __init__(
+        self, resolver: IdentityResolver | None, modules: dict[str, tuple[str, str]]
+    ) -> None:
+        self.resolver = resolver  # None once a batch has resolved every id it reads
         self.modules = modules  # module key -> (skill id, module id)
         self.module_ids = {key: module for key, (_, module) in modules.items()}
         self.skill_of = {key: skill for key, (skill, _) in modules.items()}
-        self.refs: dict[RefKey, RefInfo] = {}
+        self.refs: dict[str, dict[str, RefInfo]] = {}  # system -> id -> its info
         self.by_person: dict[str, list[CompletionFact]] = {}
         self.held: dict[RefKey, list[CompletionFact]] = {}  # of ids nobody claims yet
 
     def info(self, ref: Ref) -> RefInfo:
-        info = self.refs.get((ref.system, ref.id))
+        info = self.refs.get(ref.system, NO_REFS).get(ref.id)
         if info is None:
-            info = self.refs[ref.system, ref.id] = RefInfo(ref.system, ref.id)
+            info = self._new(ref)
             self._settle(info, self.lookup(info))
         return info
 
+    def _new(self, ref: Ref) -> RefInfo:
+        info = RefInfo(ref.system, ref.id)
+        self.refs.setdefault(ref.system, {})[ref.id] = info
+        return info
+
+    def ref(self, system: str, ident: str) -> RefInfo:
+        """The info of a ref seen before."""
+        return self.refs[system][ident]
+
+    def every_ref(self) -> list[RefInfo]:
+        return [info for found in self.refs.values() for info in found.values()]
+
+    def only(self, refs: Iterable[Ref | None]) -> None:
+        """A batch that read every id: forget every ref but these (the learners' are filed)
+        and the resolver (no id is left to resolve)."""
+        kept: dict[str, dict[str, RefInfo]] = {}
+        for ref in refs:
+            if ref is not None:
+                found = kept.setdefault(ref.system, {})
+                if ref.id not in found:
+                    found[ref.id] = self.refs[ref.system][ref.id]
+        self.refs, self.resolver = kept, None
+
+    def pair(self, ref: Ref) -> Pair:
+        info = self.info(ref)
+        if info.pair is None:
+            info.pair = Pair(info.person, f"{info.system}:{info.id}")
+        return info.pair
+
     def lookup(self, info: RefInfo) -> str | None:
-        return self.resolver.lookup(info.system, info.id, info.emails or ())
+        if self.resolver is None:
+            raise LookupError(f"{info.system}:{info.id} came after its batch's ids")
+        return self.resolver.lookup(info.system, info.id, info.emails)
 
     def _settle(self, info: RefInfo, person: str | None) -> None:
         info.person = person
-        info.pair = Pair(person, f"{info.system}:{info.id}")
+        if info.pair is not None:  # made when first needed: learners' ids never are
+            info.pair = Pair(person, info.pair.ref)
 
     def note(self, ref: Ref, count: int = 1) -> tuple[RefInfo, bool]:
         """Count (or with -1, forget) one event showing the ref. True if that changed who
@@ -68,13 +132,7 @@ class People:
         info = self.info(ref)
         if not ref.email:
             return info, False
-        email = ref.email.lower()
-        emails = info.emails = info.emails or {}
-        seen = emails.get(email, 0) + count
-        if seen > 0:
-            emails[email] = seen
-        else:
-            emails.pop(email, None)
+        seen = info.count(lower(ref.email), count)
         if (seen == 1 and count == 1) or seen <= 0:
             return info, self.lookup(info) != info.person
         return info, False
@@ -82,19 +140,18 @@ class People:
     def count_all(self, refs: Iterable[Ref]) -> None:
         """Batch: count every event's ref, then resolve each once with all its e-mails."""
         for ref in refs:
-            info = self.refs.get((ref.system, ref.id))
+            info = self.refs.get(ref.system, NO_REFS).get(ref.id)
             if info is None:
-                info = self.refs[ref.system, ref.id] = RefInfo(ref.system, ref.id)
+                info = self._new(ref)
             if ref.email:
-                emails = info.emails = info.emails or {}
-                email = ref.email.lower()
-                emails[email] = emails.get(email, 0) + 1
-        for info in self.refs.values():
-            self._settle(info, self.lookup(info))
+                info.count(lower(ref.email), 1)
+        for found in self.refs.values():
+            for info in found.values():
+                self._settle(info, self.lookup(info))
 
     def file(self, c: CompletionFact, add: bool = True) -> tuple[str, str] | None:
         """Add (or remove) a completion; (person, skill) when a known person's skill changed."""
-        info = self.refs[c.person.system, c.person.id]
+        info = self.refs[c.person.system][c.person.id]
         person = info.person
         if person is None:
             found = self.held.setdefault((info.system, info.id), [])
@@ -145,12 +202,12 @@ class People:
     def unresolved(self, tickets: dict[str, int]) -> list[Unresolved]:
         """`tickets`: how many tickets each unclaimed "system:id" is the assignee of."""
         found = []
-        for key, info in self.refs.items():
+        for info in self.every_ref():
             if info.person is not None:
                 continue
-            held = len(self.held.get(key, ()))
+            held = len(self.held.get((info.system, info.id), ()))
             assigned = tickets.get(f"{info.system}:{info.id}", 0)
             if held or assigned:
-                emails = tuple(sorted(info.emails or ()))
+                emails = tuple(sorted(info.emails))
                 found.append(Unresolved(info.system, info.id, emails, held, assigned))
         return sorted(found)

@@ -24,6 +24,11 @@ Group = tuple[str, str, str]  # (kind, a, b)
 Item = tuple[Key, int, Group]  # kind 0: judge the slot; 1: offer a freed budget place
 NO_GROUP: Group = ("", "", "")
 Outcome = tuple[str, Key | None]  # (reason, the earlier award that caused a cooldown)
+# Shared: a backfill judges hundreds of thousands of slots.
+NOT_JUDGED: Outcome = ("", None)
+AWARD: Outcome = (AWARDED, None)
+OVER_CAP: Outcome = (CAP, None)
+OVER_BUDGET: Outcome = (BUDGET, None)
 
 
 @dataclass(slots=True)
@@ -38,7 +43,7 @@ class Slot:
     cap: int
     per_sprint: int | None
     per_quarter: int | None
-    outcome: Outcome = ("", None)
+    outcome: Outcome = NOT_JUDGED
 
     def budgets(self) -> list[tuple[Group, int]]:
         found: list[tuple[Group, int]] = []
@@ -48,18 +53,14 @@ class Slot:
             found.append((("rq", self.reward, self.quarter), self.per_quarter))
         return found
 
-    def groups(self) -> list[Group]:
-        _, _, skill, person, _ = self.key
-        found: list[Group] = [("ps", person, skill)]
-        if self.sprint is not None:
-            found.append(("pp", person, self.sprint))
-        return found + [g for g, _ in self.budgets()]
-
 
 class Quotas:
+    """Cooldown and cap read the person's own slots (a person has few); the budgets, shared
+    by many people, keep sorted lists of their awards."""
+
     def __init__(self) -> None:
         self.slots: dict[Key, Slot] = {}
-        self._awarded: dict[Group, list[Key]] = {}  # sorted
+        self._awarded: dict[Group, list[Key]] = {}  # of a budget group, sorted
         self._members: dict[Group, list[Key]] = {}  # every slot of a budget group, sorted
         self._people: dict[str, list[Key]] = {}  # every slot of a person, sorted
         self._limits: dict[Group, int] = {}  # a budget group's size (one reward, one limit)
@@ -70,17 +71,27 @@ class Quotas:
 
     def judge(self, s: Slot) -> Outcome:
         t2, _, skill, person, _ = s.key
-        if s.cooldown_us:
-            found = self._awarded.get(("ps", person, skill))
-            i = bisect_left(found, s.key) if found else 0
-            if found and i and t2 - found[i - 1][0] < s.cooldown_us:
-                return COOLDOWN, found[i - 1]
-        if s.sprint is not None and self._before(("pp", person, s.sprint), s.key) >= s.cap:
-            return CAP, None
+        mine = self._people.get(person, ())
+        slots = self.slots
+        cooldown, sprint, cap = s.cooldown_us, s.sprint, s.cap
+        held = 0  # the person's awards in this sprint before this slot
+        for i in range(bisect_left(mine, s.key) - 1, -1, -1):
+            key = mine[i]
+            other = slots[key]
+            if other.outcome[0] != AWARDED:
+                continue
+            if cooldown and key[2] == skill:
+                if t2 - key[0] < cooldown:
+                    return COOLDOWN, key
+                cooldown = 0  # only the latest earlier award of the skill counts
+            if sprint is not None and other.sprint == sprint:
+                held += 1
+        if sprint is not None and held >= cap:
+            return OVER_CAP
         for group, limit in s.budgets():
             if self._before(group, s.key) >= limit:
-                return BUDGET, None
-        return AWARDED, None
+                return OVER_BUDGET
+        return AWARD
 
     def _join(self, s: Slot) -> None:
         self.slots[s.key] = s
@@ -90,7 +101,7 @@ class Quotas:
             self._limits[group] = limit
 
     def _set_awarded(self, s: Slot, awarded: bool) -> None:
-        for group in s.groups():
+        for group, _ in s.budgets():
             found = self._awarded.setdefault(group, [])
             if awarded:
                 insort(found, s.key)
@@ -107,7 +118,7 @@ class Quotas:
                 self._limits[group] = limit
             s.outcome = self.judge(s)
             if s.outcome[0] == AWARDED:
-                for group in s.groups():
+                for group, _ in s.budgets():
                     self._awarded.setdefault(group, []).append(s.key)
 
     def update(self, removed: Iterable[Key], added: Iterable[Slot]) -> dict[Key, Outcome]:

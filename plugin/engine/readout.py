@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from plugin.engine.calendar import Calendar
-from plugin.engine.cands import CandId, decision_of, order
+from plugin.engine.cands import cid_of, decision_of, order, sort_all
 from plugin.engine.change import Change, paused_gc
 from plugin.engine.decision import (
     AWARDED,
@@ -17,8 +17,8 @@ from plugin.engine.decision import (
     ModuleInfo,
     SkillInfo,
 )
-from plugin.engine.quota import Slot
-from plugin.engine.rules import ELIGIBLE
+from plugin.engine.history import TicketHistory
+from plugin.engine.rules import ELIGIBLE, Verdict
 from plugin.engine.tickets import Tickets
 
 
@@ -29,41 +29,42 @@ def every_decision(t: Tickets) -> list[Decision]:
             matched = t.matcher.shown(view.latest_done.ticket) if view.shown else {}
             for pair, skill in view.pairs:
                 found.append(t.decide(ticket, view, pair, skill, matched.get(skill, ())))
-        found.sort(key=order)
+        sort_all(found)
     return found
 
 
 def awards(t: Tickets) -> list[Decision]:
     slots = t.quotas.slots.items()
-    found = (t.decision(t.owners[k]) for k, s in slots if s.outcome[0] == AWARDED)
+    found = (t.owner(k) for k, s in slots if s.outcome[0] == AWARDED)
     return sorted((d for d in found if d is not None), key=order)
 
 
 def batch_decisions(
     change: Change,
-    slots: Mapping[CandId, Slot],
     skills: Mapping[str, SkillInfo],
     calendar: Calendar,
     modules: Mapping[str, ModuleInfo],
 ) -> list[Decision]:
-    """The decisions of a batch, from the verdicts it kept (no second judging). Each kept
-    verdict is replaced by its decision in place, so both never fill memory at once."""
-    kept = change.verdicts or []
-    change.verdicts = None
-    found: list[Any] = kept
+    """The decisions of a batch once its quotas are judged: each one waiting for its quota
+    outcome is replaced by its decision in place, so both never fill memory at once."""
+    found: list[Any] = change.decisions or []
+    change.decisions = None
     with paused_gc():
-        for i, (ticket, view, pair, skill, verdict, matched) in enumerate(kept):
-            slot = slots.get((pair.key, skill, ticket)) if verdict.reason == ELIGIBLE else None
-            info = skills.get(skill)
-            found[i] = decision_of(view, pair, info, verdict, slot, matched, calendar, modules)
-        found.sort(key=order)
+        for i, item in enumerate(found):
+            if type(item) is tuple:
+                first, latest, spent, pair, completion, slot, matched = item
+                view = TicketHistory(first, latest, None, spent)  # eligible: not reopened
+                verdict = Verdict(ELIGIBLE, completion)
+                info = skills.get(slot.key[2])
+                found[i] = decision_of(view, pair, info, verdict, slot, matched, calendar, modules)
+        sort_all(found)
     return found
 
 
 def settle(t: Tickets, change: Change) -> list[Decision]:
     """Run the quotas over the change; the decisions whose outcome it changed."""
     for key, outcome in t.quotas.update(change.removed, change.added.values()).items():
-        cid = t.owners[key]
+        cid = cid_of(key)
         if cid not in change.before:
             change.before[cid] = t.decision(cid, outcome)
     out: list[Decision] = []

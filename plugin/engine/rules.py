@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 
 from plugin.engine import decision as r
 from plugin.engine.decision import Detail, SkillInfo
@@ -70,12 +71,17 @@ def judge(
         return Verdict(r.UNMATCHED_IDENTITY, detail=(("assignee", pair.ref),))
     ticket = history.latest_done.ticket
     if ticket.resolution and ticket.resolution.casefold() in skill.excluded:
-        return Verdict(r.EXCLUDED_RESOLUTION, detail=(("resolution", ticket.resolution),))
+        return _excluded(ticket.resolution)
     minimum = skill.min_in_progress_minutes
     spent = history.in_progress_us
     if minimum and (spent is None or spent < minimum * MINUTE_US):
         return TOO_SHORT
     return _completion(skill, history.t2, learned())
+
+
+@cache  # one verdict per resolution: decisions keep their detail
+def _excluded(resolution: str) -> Verdict:
+    return Verdict(r.EXCLUDED_RESOLUTION, detail=(("resolution", resolution),))
 
 
 def _completion(skill: SkillInfo, t2: int, learned: Completions | None) -> Verdict:

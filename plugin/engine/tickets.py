@@ -4,8 +4,10 @@ completions when needed (a pure function, cheaper than keeping a million of them
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from plugin.engine.calendar import Calendar
-from plugin.engine.cands import CandId, TicketView, decision_of, skill_info, slot_of
+from plugin.engine.cands import CandId, TicketView, cid_of, decision_of, skill_info, slot_of
 from plugin.engine.change import Change
 from plugin.engine.decision import Decision, ModuleInfo, SkillInfo
 from plugin.engine.facts import Ref, TicketFact, TransitionFact
@@ -32,7 +34,6 @@ class Tickets:
         self.views: dict[str, TicketView] = {}  # of tickets that have entered done
         self.tickets_of: dict[str, list[str]] = {}  # person (or "system:id") -> ticket ids
         self.slots: dict[CandId, Slot] = {}  # of candidates that passed the per-chain rules
-        self.owners: dict[Key, CandId] = {}
         self.quotas = Quotas()
 
     def refresh(self, ticket: str, change: Change) -> None:
@@ -66,23 +67,24 @@ class Tickets:
     ) -> TicketView:
         latest = h.latest_done.ticket
         matcher = self.matcher
-        if change.verdicts is not None:  # a batch that builds decisions: keep the evidence
+        if change.decisions is not None:  # a batch that builds decisions: keep the evidence
             change.matched = matcher.shown(latest)
             shown = matcher.intern(tuple(change.matched))
         else:
             shown = matcher.skills(latest)
         assignee = self.pair(latest.assignee)
-        if len(snapshots) == 1:  # one snapshot (a sync shares one): the common case
-            found = tuple((assignee, skill) for skill in shown or ("",))
-        else:
+        several = None
+        if len(snapshots) > 1:  # one snapshot (a sync shares one) is the common case
             pairs: dict[tuple[str, str], tuple[Pair, str]] = {}
             for snap in snapshots:
                 pair = self.pair(snap.assignee)
                 for skill in (shown if snap is latest else matcher.skills(snap)) or ("",):
                     pairs[pair.key, skill] = (pair, skill)
             found = tuple(pairs.values())
+            if found != tuple((assignee, skill) for skill in shown or ("",)):
+                several = found
         first, done, left = h.first_done, h.latest_done, h.left_done
-        return TicketView(first, done, left, h.in_progress_us, shown, assignee, found)
+        return TicketView(first, done, left, h.in_progress_us, shown, assignee, several)
 
     def _index(self, ticket: str, old: set[str], new: set[str]) -> None:
         for key in old - new:
@@ -94,7 +96,7 @@ class Tickets:
             self.tickets_of.setdefault(key, []).append(ticket)
 
     def pair(self, ref: Ref | None) -> Pair:
-        return self.people.info(ref).pair or NO_ONE if ref is not None else NO_ONE
+        return self.people.pair(ref) if ref is not None else NO_ONE
 
     def each_pair(self, person: str, skill: str, change: Change, judge: bool) -> None:
         """Capture (before a change) or re-judge (after it) a person's decisions on a skill."""
@@ -129,9 +131,6 @@ class Tickets:
         cid = (pair.key, skill, ticket)
         slot = None
         verdict = self.verdict(view, pair, skill)
-        if change.verdicts is not None:
-            kept = (ticket, view, pair, skill, verdict, change.matched.get(skill, ()))
-            change.verdicts.append(kept)
         if verdict.reason == ELIGIBLE:
             slot = slot_of(self.calendar, self.skills.get(skill), pair.person, view, ticket)
         old = self.slots.get(cid)
@@ -141,14 +140,35 @@ class Tickets:
         if slot is not None:
             change.added[slot.key] = slot
             self.slots[cid] = slot
-            self.owners[slot.key] = cid
 
     def _drop_slot(self, cid: CandId, change: Change) -> None:
         slot = self.slots.pop(cid, None)
-        if slot is not None:
-            if change.added.pop(slot.key, None) is None:
-                change.removed.append(slot.key)
-            del self.owners[slot.key]
+        if slot is not None and change.added.pop(slot.key, None) is None:
+            change.removed.append(slot.key)
+
+    def decide_once(
+        self, ticket: str, transitions: Iterable[TransitionFact], change: Change
+    ) -> None:
+        """A batch that keeps no state for later events: decide every candidate on the
+        ticket now, except those that passed the per-chain rules, which wait for the quotas."""
+        found = ticket_history(transitions, self.done)
+        decisions = change.decisions
+        if found is None or decisions is None:
+            return
+        view = self._view(*found, change)
+        calendar, modules, matched = self.calendar, self.modules, change.matched
+        for pair, skill in view.pairs:
+            verdict = self.verdict(view, pair, skill)
+            info = self.skills.get(skill)
+            how = matched.get(skill, ())
+            slot = None
+            if verdict.reason == ELIGIBLE:
+                slot = slot_of(calendar, info, pair.person, view, ticket)
+            if slot is not None:
+                first, latest, spent = view.first_done, view.latest_done, view.in_progress_us
+                decisions.append((first, latest, spent, pair, verdict.completion, slot, how))
+                continue
+            decisions.append(decision_of(view, pair, info, verdict, None, how, calendar, modules))
 
     def decide(
         self,
@@ -168,6 +188,10 @@ class Tickets:
         info = self.skills.get(skill)
         calendar, modules = self.calendar, self.modules
         return decision_of(view, pair, info, verdict, slot, matched, calendar, modules, outcome)
+
+    def owner(self, key: Key, outcome: Outcome | None = None) -> Decision | None:
+        """The decision of a quota slot's candidate."""
+        return self.decision(cid_of(key), outcome)
 
     def decision(self, cid: CandId, outcome: Outcome | None = None) -> Decision | None:
         key, skill, ticket = cid
