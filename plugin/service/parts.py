@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 
-from connectors.delivery import DELIVERY_POLICY, DryRunJiraSender, JiraSender, LrsSender
+from connectors.delivery import DELIVERY_POLICY, JiraSender, LrsSender, render
 from plugin.effects import Effect, EffectSender
 from plugin.errors import ConfigError, Problem
 from plugin.manifest import Manifest
@@ -35,18 +35,15 @@ def jira_token_set(manifest: Manifest, env: Mapping[str, str]) -> bool:
 
 
 class DryRunLog:
-    """DryRunJiraSender that logs each rendering instead of keeping them all in memory."""
+    """The Jira dry run of a long-running service: each effect rendered to the log, nothing
+    kept (DryRunJiraSender keeps every rendering and key, which suits a demo, not a
+    service). An effect sent again after a lapsed lease is logged again."""
 
     def __init__(self, deployment: str | None) -> None:
-        self.inner = DryRunJiraSender(self._log, deployment=deployment)
-
-    @staticmethod
-    def _log(text: str) -> None:
-        log.info("jira dry run, not written: %s", text)
+        self.deployment = deployment
 
     def send(self, effect: Effect) -> None:
-        self.inner.send(effect)
-        self.inner.rendered.clear()
+        log.info("jira dry run, not written: %s", render(effect, self.deployment))
 
 
 def senders(
