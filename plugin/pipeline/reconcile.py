@@ -39,6 +39,7 @@ from plugin.engine import Decision, Engine
 from plugin.manifest import Manifest
 from plugin.pipeline.effects import EffectRow, EffectSettings, effect_rows
 from plugin.store import Award, AwardState, NewAward, Store
+from plugin.store.decisions import decision_row
 
 log = logging.getLogger("skillrelay.pipeline")
 
@@ -169,15 +170,7 @@ class Reconciler:
         if logged.get(who) == d.reason:
             return
         self._decisions.append(
-            {
-                "outcome": d.reason,
-                "skill_id": d.skill,
-                "ticket_key": d.ticket,
-                "person_id": d.person,
-                "inbox_id": inbox_id,
-                "detail": d.evidence,
-                "decided_at": self.clock(),
-            }
+            decision_row(d.reason, d.skill, d.ticket, d.person, inbox_id, d.evidence, self.clock())
         )
         logged[who] = d.reason
         tally.decisions += 1

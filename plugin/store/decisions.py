@@ -7,10 +7,12 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select
 
-from plugin.store.base import Repository, prepared, to_model
+from plugin.store.base import Repository, to_model
 from plugin.store.models import Decision, Json
 from plugin.store.schema import decisions
 
+# Built once and run with parameters, so SQLAlchemy reuses the compiled form.
+_RECORD = insert(decisions).returning(*decisions.c)
 _FOR_TICKET = (
     select(decisions).where(decisions.c.ticket_key == bindparam("ticket")).order_by(decisions.c.id)
 )
@@ -30,25 +32,17 @@ class Decisions(Repository):
         conn: Connection | None = None,
     ) -> Decision:
         """Store one verdict: "awarded" or a reason code such as "outside_window"."""
-        values = {
-            "outcome": outcome,
-            "skill_id": skill_id,
-            "ticket_key": ticket_key,
-            "person_id": person_id,
-            "inbox_id": inbox_id,
-            "detail": detail,
-            "decided_at": decided_at or self.clock(),
-        }
+        values = decision_row(
+            outcome, skill_id, ticket_key, person_id, inbox_id, detail, decided_at or self.clock()
+        )
         with self.tx(conn) as c:
-            stmt = prepared(c, "decisions.record", _insert)
-            return to_model(Decision, c.execute(stmt, values).mappings().one())
+            return to_model(Decision, c.execute(_RECORD, values).mappings().one())
 
     def record_many(self, rows: list[dict[str, Any]], *, conn: Connection | None = None) -> None:
-        """Store many verdicts: each row has the keyword arguments of `record` (all of
-        them, `decided_at` included)."""
+        """Store many verdicts, each a `decision_row`."""
         if rows:
             with self.tx(conn) as c:
-                c.execute(prepared(c, "decisions.record_many", lambda _: insert(decisions)), rows)
+                c.execute(insert(decisions), rows)
 
     def for_ticket(self, ticket_key: str, *, conn: Connection | None = None) -> list[Decision]:
         with self.tx(conn) as c:
@@ -56,5 +50,22 @@ class Decisions(Repository):
             return [to_model(Decision, r) for r in rows]
 
 
-def _insert(_conn: Connection) -> Any:
-    return insert(decisions).returning(*decisions.c)
+def decision_row(
+    outcome: str,
+    skill_id: str | None,
+    ticket_key: str | None,
+    person_id: str | None,
+    inbox_id: int | None,
+    detail: Json | None,
+    decided_at: datetime,
+) -> dict[str, Any]:
+    """A decisions row as `record` and `record_many` store it."""
+    return {
+        "outcome": outcome,
+        "skill_id": skill_id,
+        "ticket_key": ticket_key,
+        "person_id": person_id,
+        "inbox_id": inbox_id,
+        "detail": detail,
+        "decided_at": decided_at,
+    }

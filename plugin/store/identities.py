@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, select, update
 
-from plugin.store.base import Repository, to_model, upsert_insert
+from plugin.store.base import Repository, prepared, to_model, upsert_insert
 from plugin.store.models import Identity
 from plugin.store.schema import identities
 
@@ -71,7 +71,7 @@ class Identities(Repository):
             row["last_seen"] = max(row["last_seen"], seen)
         if rows:
             with self.tx(conn) as c:
-                c.execute(_upsert(c), list(rows.values()))
+                c.execute(prepared(c, "identities.upsert", _upsert), list(rows.values()))
 
     def map(
         self, system: str, external_id: str, person_id: str, *, conn: Connection | None = None
@@ -121,29 +121,20 @@ class Identities(Repository):
             return {(system, ext): person for system, ext, person in c.execute(query)}
 
 
-_UPSERTS: dict[str, Any] = {}
-
-
 def _upsert(conn: Connection) -> Any:
-    """The sighting upsert for this database, built once: run with a list of rows, it is
-    one cached statement (building it per call cost more than running it)."""
-    found = _UPSERTS.get(conn.dialect.name)
-    if found is None:
-        stmt = upsert_insert(conn, identities)
-        new, old = stmt.excluded, identities.c
-        found = _UPSERTS[conn.dialect.name] = stmt.on_conflict_do_update(
-            index_elements=["system", "external_id"],
-            set_={
-                "person_id": func.coalesce(new.person_id, old.person_id),
-                "email": func.coalesce(new.email, old.email),
-                "display_name": func.coalesce(new.display_name, old.display_name),
-                # Sightings may arrive out of order (backfills): keep the extremes.
-                "first_seen": case(
-                    (new.first_seen < old.first_seen, new.first_seen), else_=old.first_seen
-                ),
-                "last_seen": case(
-                    (new.last_seen > old.last_seen, new.last_seen), else_=old.last_seen
-                ),
-            },
-        )
-    return found
+    """The sighting upsert for this database (see `prepared`)."""
+    stmt = upsert_insert(conn, identities)
+    new, old = stmt.excluded, identities.c
+    return stmt.on_conflict_do_update(
+        index_elements=["system", "external_id"],
+        set_={
+            "person_id": func.coalesce(new.person_id, old.person_id),
+            "email": func.coalesce(new.email, old.email),
+            "display_name": func.coalesce(new.display_name, old.display_name),
+            # Sightings may arrive out of order (backfills): keep the extremes.
+            "first_seen": case(
+                (new.first_seen < old.first_seen, new.first_seen), else_=old.first_seen
+            ),
+            "last_seen": case((new.last_seen > old.last_seen, new.last_seen), else_=old.last_seen),
+        },
+    )

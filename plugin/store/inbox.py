@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, or_, select, update
 
-from plugin.store.base import Repository, to_model, upsert_insert
+from plugin.store.base import Repository, prepared, to_model, upsert_insert
 from plugin.store.engine import begin
 from plugin.store.models import InboxEvent, InboxItem, InboxStatus, Json
 from plugin.store.schema import INBOX_STATUSES, inbox
@@ -57,11 +57,7 @@ class Inbox(Repository):
         if not rows:
             return set()
         with self.tx(conn) as c:
-            stmt = (
-                upsert_insert(c, inbox)
-                .on_conflict_do_nothing(index_elements=["source", "natural_key"])
-                .returning(inbox.c.source, inbox.c.natural_key)
-            )
+            stmt = prepared(c, "inbox.insert", _insert_new)
             return {(source, key) for source, key in c.execute(stmt, rows)}
 
     def claim(
@@ -200,3 +196,11 @@ def _row(event: InboxEvent) -> dict[str, Any]:
         "raw": event.raw,
         "received_at": event.received_at,
     }
+
+
+def _insert_new(conn: Connection) -> Any:
+    return (
+        upsert_insert(conn, inbox)
+        .on_conflict_do_nothing(index_elements=["source", "natural_key"])
+        .returning(inbox.c.source, inbox.c.natural_key)
+    )

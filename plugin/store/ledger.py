@@ -191,7 +191,7 @@ class Ledger(Repository):
             "note": note,
             "at": at,
         }
-        c.execute(prepared(c, "award_events.insert", lambda _: insert(award_events)), values)
+        c.execute(insert(award_events), values)
 
 
 def _insert_award(conn: Connection) -> Any:

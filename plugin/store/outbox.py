@@ -17,7 +17,8 @@ from plugin.store.models import Backlog, Json, OutboxItem, OutboxStatus
 from plugin.store.schema import outbox
 
 Items = list[OutboxItem]
-_SET = update(outbox).where(outbox.c.id == bindparam("row_id"))
+# Built once and run with parameters, so SQLAlchemy reuses the compiled form.
+_SET = update(outbox).where(outbox.c.id == bindparam("row_id")).returning(outbox.c.id)
 _SET_HELD = _SET.where(outbox.c.claimed_by == bindparam("holder"), outbox.c.status == "in_flight")
 _DONE_HELD = (
     update(outbox)
@@ -50,15 +51,7 @@ class Outbox(Repository):
     ) -> bool:
         """Queue an effect, due at `at` (default now); False if the key was already queued."""
         now = self.clock()
-        values = {
-            "idempotency_key": idempotency_key,
-            "target": target,
-            "action": action,
-            "payload": payload,
-            "next_attempt_at": at or now,
-            "created_at": now,
-            "updated_at": now,
-        }
+        values = _effect_row(idempotency_key, target, action, payload, at or now, now)
         with self.tx(conn) as c:
             # RETURNING, not rowcount: the driver may report -1 for an INSERT on PostgreSQL.
             return c.execute(prepared(c, "outbox.enqueue", _enqueue), values).first() is not None
@@ -71,18 +64,7 @@ class Outbox(Repository):
         if not effects:
             return 0
         now = self.clock()
-        rows = [
-            {
-                "idempotency_key": key,
-                "target": target,
-                "action": action,
-                "payload": payload,
-                "next_attempt_at": now,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for key, target, action, payload in effects
-        ]
+        rows = [_effect_row(*effect, now, now) for effect in effects]
         with self.tx(conn) as c:
             return len(c.execute(prepared(c, "outbox.enqueue", _enqueue), rows).all())
 
@@ -165,10 +147,10 @@ class Outbox(Repository):
         values["row_id"] = id
         with self.tx(conn) as c:
             if worker is None:
-                stmt = prepared(c, "outbox.set", lambda _: _SET.returning(outbox.c.id))
+                stmt = _SET
             else:
                 values["holder"] = worker
-                stmt = prepared(c, "outbox.set_held", lambda _: _SET_HELD.returning(outbox.c.id))
+                stmt = _SET_HELD
             # The SET clause comes from the other keys of `values`.
             return c.execute(stmt, values).first() is not None
 
@@ -207,3 +189,17 @@ class Outbox(Repository):
 def _enqueue(conn: Connection) -> Any:
     stmt = upsert_insert(conn, outbox).on_conflict_do_nothing(index_elements=["idempotency_key"])
     return stmt.returning(outbox.c.id)
+
+
+def _effect_row(
+    key: str, target: str, action: str, payload: Json, due: datetime, now: datetime
+) -> dict[str, Any]:
+    return {
+        "idempotency_key": key,
+        "target": target,
+        "action": action,
+        "payload": payload,
+        "next_attempt_at": due,
+        "created_at": now,
+        "updated_at": now,
+    }
