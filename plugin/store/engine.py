@@ -58,13 +58,20 @@ def make_engine(url: str | URL) -> Engine:
 @contextmanager
 def begin(engine: Engine) -> Iterator[Connection]:
     """`engine.begin()`; on SQLite, after this process's turn to write (a transaction here
-    always takes the write lock). Waits up to the busy timeout, then tries anyway, and SQLite
-    answers as it would have (wait more, or "database is locked")."""
+    always takes the write lock)."""
+    with writer_turn(engine), engine.begin() as conn:
+        yield conn
+
+
+@contextmanager
+def writer_turn(engine: Engine) -> Iterator[None]:
+    """On SQLite, this process's turn to write; nothing to wait for on PostgreSQL. Waits up
+    to the busy timeout, then goes on anyway, and SQLite answers as it would have (wait
+    more, or "database is locked")."""
     lock = _WRITERS.get(engine)
     got = lock is not None and lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
     try:
-        with engine.begin() as conn:
-            yield conn
+        yield
     finally:
         if got:
             assert lock is not None

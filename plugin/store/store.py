@@ -15,6 +15,7 @@ from plugin.store.decisions import Decisions
 from plugin.store.engine import begin, make_engine, safe_url
 from plugin.store.identities import Identities
 from plugin.store.inbox import Inbox
+from plugin.store.intake import InboxWriter
 from plugin.store.ledger import Ledger
 from plugin.store.migrate import check_at_head
 from plugin.store.outbox import Outbox
@@ -33,6 +34,7 @@ class Store:
         self.cursors = Cursors(engine, clock)
         self.identities = Identities(engine, clock)
         self.decisions = Decisions(engine, clock)
+        self.inbox_writer = InboxWriter(engine)  # the webhooks' path into the inbox
 
     @classmethod
     def open(cls, url: str | URL, *, clock: Clock = utc_now) -> Store:
@@ -61,6 +63,7 @@ class Store:
             yield conn
 
     def close(self) -> None:
+        self.inbox_writer.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
