@@ -109,6 +109,38 @@ def test_a_loop_runs_at_once_when_woken_and_stops_on_request() -> None:
     assert loop.join(2)
 
 
+def test_a_spaced_loop_gathers_wake_ups_but_runs_at_once_after_a_quiet_spell() -> None:
+    stop = threading.Event()
+    runs: list[float] = []
+    ran = threading.Semaphore(0)
+
+    def step() -> bool:
+        runs.append(time.monotonic())
+        ran.release()
+        return False
+
+    loop = Loop("test", step, interval=60, stop=stop, spacing=0.3)
+    loop.start()
+    assert ran.acquire(timeout=5)
+    for _ in range(20):  # a burst of webhooks, each waking the loop
+        loop.wake()
+        time.sleep(0.005)
+    assert ran.acquire(timeout=5)
+    assert runs[1] - runs[0] >= 0.3  # the burst was taken in one later step
+
+    time.sleep(0.4)  # quiet for longer than the spacing
+    woken = time.monotonic()
+    loop.wake()
+    assert ran.acquire(timeout=5)
+    assert runs[2] - woken < 0.2  # no spacing wait after a quiet spell
+    assert len(runs) == 3
+
+    loop.wake()
+    stop.set()  # a stop during the spacing wait ends the loop without another step
+    assert loop.join(2)
+    assert len(runs) == 3
+
+
 def test_a_loop_survives_a_failing_step_and_runs_again_when_more_is_waiting() -> None:
     stop = threading.Event()
     calls: list[str] = []
