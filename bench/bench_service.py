@@ -300,6 +300,7 @@ def measure_ingest(
 
         database, _ = dbs.fresh()
         side("bare", ["-m", "bench.service_load", "bare", "--threads", str(THREADS)], None)
+        side("signed", ["-m", "bench.service_load", "signed", "--threads", str(THREADS)], None)
         side("floor", ["-m", "bench.service_load", "floor", "--threads", str(THREADS),
                        "--folder", str(folder)], None)  # fmt: skip
         database, path = dbs.fresh()
@@ -582,7 +583,8 @@ def report(ingest: dict[str, Any], e2e: dict[str, Any]) -> str:
     ]
     names = {
         "bare": "bare Flask view (reads the body, 200)",
-        "floor": "floor: HMAC check, JSON decode, one SQLite insert + commit, 200",
+        "signed": "signed: + HMAC check and JSON decode (stores nothing)",
+        "floor": "floor: + the body stored under its delivery id, SQLite, group commit",
         "ours": "`skillrelay serve` (workers on)",
         "ours_receive_only": "`skillrelay serve --no-worker` (receive only)",
     }
@@ -605,6 +607,11 @@ def report(ingest: dict[str, Any], e2e: dict[str, Any]) -> str:
     ]
     if "ours_receive_only" in ingest:
         lines[-1] += f" Receive only: {ingest['ours_receive_only']['rps'] / bare['rps']:.2f}× bare."
+    if "signed" in ingest:
+        lines[-1] += (
+            f" Checking the signature and decoding the JSON alone (signed) reaches "
+            f"{ingest['signed']['rps'] / bare['rps']:.2f}× bare."
+        )
     if "floor" in ingest:
         floor = ingest["floor"]["rps"]
         lines[-1] += (
@@ -666,9 +673,12 @@ def report(ingest: dict[str, Any], e2e: dict[str, Any]) -> str:
         "request path verifies the HMAC, decodes the JSON, parses and validates the delivery "
         "into its event (pydantic), and stores the event and the delivery marker; concurrent "
         "requests are committed together (one transaction a group, `plugin/store/"
-        "group_commit.py`). SQLite has one writer: the request groups, the pipeline's claims "
-        "and decisions and the outbox's updates take turns. The GIL serialises the Python "
-        "work of all threads: the server uses at most one core, shared with the pipeline.",
+        "group_commit.py`), written by one multi-row insert on a driver connection of their "
+        "own (`plugin/store/intake.py`). SQLite has one writer: the request groups, the "
+        "pipeline's claims and decisions and the outbox's updates take turns. The GIL "
+        "serialises the Python work of all threads: the server uses at most one core, shared "
+        "with the pipeline.",
+        *_ladder(ingest),
         f"- The load generator shares this {os.cpu_count()}-core machine: its CPU time was "
         f"{bare['client_cpu']:.1f} s (bare) and {ours['client_cpu']:.1f} s (ours) over "
         f"{ingest['duration']:g} s, so the bare figure is partly bounded by the client.",
@@ -688,6 +698,25 @@ def report(ingest: dict[str, Any], e2e: dict[str, Any]) -> str:
         f"{e2e['exit_code']} (end to end).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _ladder(ingest: Mapping[str, Any]) -> list[str]:
+    """What each step every durable, authenticated receiver must take costs here, from the
+    reference apps: the reason the 0.8 target is out of reach on this server."""
+    if not {"bare", "signed", "floor"} <= ingest.keys():
+        return []
+    bare, signed, floor = (ingest[k] for k in ("bare", "signed", "floor"))
+    return [
+        f"- What the required work costs on this server, measured in this run: checking the "
+        f"signature and decoding the JSON take server CPU from {_cpu(bare)} to {_cpu(signed)} "
+        f"ms a request ({signed['rps'] / bare['rps']:.2f}× bare's requests/s), and storing "
+        f"the body durably with group commit takes it to {_cpu(floor)} ms "
+        f"({floor['rps'] / bare['rps']:.2f}×). The floor does nothing else (no parsing, no "
+        "duplicate check beyond its key, no metrics, no answer body), so no receiver that "
+        "must authenticate, decode and durably store before answering reaches 0.8× a bare "
+        "view on this Python/waitress/SQLite stack; a faster server would lower the ratio "
+        "further, as the fixed work would weigh more against a cheaper bare request.",
+    ]
 
 
 def _counts(counts: Mapping[str, int]) -> str:

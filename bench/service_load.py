@@ -1,9 +1,11 @@
-"""Child processes for bench/bench_service.py: the load generator and the bare reference app.
+"""Child processes for bench/bench_service.py: the load generator and the reference apps.
 
-    python -m bench.service_load bare --threads 4
-        A Flask app whose one view (POST /webhooks/jira) reads the body and answers 200,
-        under the same waitress server class as `skillrelay serve` (plugin.service.http),
-        with the same thread count. Prints `listening on <url>`, runs until SIGTERM.
+    python -m bench.service_load bare|signed|floor --threads 4 [--folder DIR]
+        A reference app under the same waitress server class as `skillrelay serve`
+        (plugin.service.http), with the same thread count: bare (POST /webhooks/jira reads
+        the body and answers 200), signed (+ checks the HMAC and decodes the JSON), floor
+        (+ stores the body durably in SQLite in DIR). Prints `listening on <url>`, runs
+        until SIGTERM.
 
     python -m bench.service_load load --url URL --template FILE --duration S [--rate R]
         Sends distinct signed Jira deliveries (X-Hub-Signature: sha256=<hmac>, a delivery
@@ -31,11 +33,13 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 SECRET_ENV = "BENCH_WEBHOOK_SECRET"
+REFERENCES = ("bare", "signed", "floor")  # the reference apps, least work first
 PATH = "/webhooks/jira"
 # Placeholders in the delivery template (a Jira Cloud "issue updated to Done" webhook).
 TOKENS = ("__KEY__", "__ISSUE_ID__", "__CHANGELOG_ID__", "__ACCOUNT__", "__NAME__", "__EMAIL__")
@@ -203,42 +207,85 @@ def bare_app() -> Any:
     return app
 
 
-def floor_app(folder: Path, secret: bytes) -> Any:
-    """The least a durable, authenticated receiver must do, with nothing else: check the
-    HMAC, decode the JSON, insert the body into SQLite (WAL) and commit, then answer 200."""
-    import sqlite3
+def signed_app(secret: bytes) -> Any:
+    """The bare view plus what every authenticated JSON receiver does first: check the
+    HMAC and decode the JSON. Nothing is stored."""
+    from flask import Flask, request
 
-    from flask import Flask, abort, request
-
-    conn = sqlite3.connect(folder / "floor.db", isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY, body TEXT)")
-    lock = threading.Lock()
-    app = Flask("floor")
+    app = Flask("signed")
 
     @app.post(PATH)
     def receive() -> tuple[str, int]:
         body = request.get_data()
-        digest = hmac.new(secret, body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(f"sha256={digest}", request.headers.get("X-Hub-Signature", "")):
-            abort(401)
+        _check(secret, body, request.headers.get("X-Hub-Signature", ""))
         json.loads(body)
-        with lock:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("INSERT INTO inbox (body) VALUES (?)", (body.decode(),))
-            conn.execute("COMMIT")
         return "", 200
 
     return app
 
 
+def floor_app(folder: Path, secret: bytes) -> Any:
+    """The least a durable, authenticated receiver must do, done the cheapest way we know:
+    check the HMAC, decode the JSON, store the body under its delivery id in SQLite (WAL),
+    committed together with the requests arriving at the same time (plugin's GroupCommit),
+    then answer 200. No parsing, no metrics, no answer body."""
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from flask import Flask, request
+
+    from plugin.store.group_commit import GroupCommit
+    from plugin.store.models import InboxEvent
+
+    conn = sqlite3.connect(folder / "floor.db", isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE IF NOT EXISTS inbox (key TEXT PRIMARY KEY, body TEXT)")
+
+    def write(rows: Sequence[InboxEvent]) -> set[tuple[str, str]]:
+        values = ", ".join(["(?, ?)"] * len(rows))
+        conn.execute("BEGIN IMMEDIATE")
+        cursor = conn.execute(
+            f"INSERT INTO inbox (key, body) VALUES {values} "  # noqa: S608 (placeholders)
+            "ON CONFLICT DO NOTHING RETURNING key",
+            [v for row in rows for v in (row.natural_key, row.payload)],
+        )
+        new = {("floor", key) for (key,) in cursor.fetchall()}
+        conn.execute("COMMIT")
+        return new
+
+    group = GroupCommit(write)
+    app = Flask("floor")
+
+    @app.post(PATH)
+    def receive() -> tuple[str, int]:
+        body = request.get_data()
+        _check(secret, body, request.headers.get("X-Hub-Signature", ""))
+        json.loads(body)
+        key = request.headers.get("X-Atlassian-Webhook-Identifier", "")
+        group.add_new([InboxEvent("floor", "delivery", key, body.decode(), datetime.now(UTC))])
+        return "", 200
+
+    return app
+
+
+def _check(secret: bytes, body: bytes, header: str) -> None:
+    from flask import abort
+
+    digest = hmac.new(secret, body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(f"sha256={digest}", header):
+        abort(401)
+
+
 def reference(mode: str, threads: int, folder: Path | None = None) -> int:
     from plugin.service.http import HttpServer
 
+    secret = os.environ[SECRET_ENV].encode()
     if mode == "floor":
         assert folder is not None
-        app = floor_app(folder, os.environ[SECRET_ENV].encode())
+        app = floor_app(folder, secret)
+    elif mode == "signed":
+        app = signed_app(secret)
     else:
         app = bare_app()
     server = HttpServer(app, host="127.0.0.1", port=0, threads=threads)
@@ -256,7 +303,7 @@ def reference(mode: str, threads: int, folder: Path | None = None) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.service_load")
     sub = parser.add_subparsers(dest="mode", required=True)
-    for mode in ("bare", "floor"):
+    for mode in REFERENCES:
         serve = sub.add_parser(mode)
         serve.add_argument("--threads", type=int, default=4)
         serve.add_argument("--folder", type=Path, help="floor: where its SQLite file goes")
@@ -271,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--warmup", type=float, default=0.0)
     send.add_argument("--rate", type=float)
     args = parser.parse_args(argv)
-    if args.mode in ("bare", "floor"):
+    if args.mode in REFERENCES:
         return reference(args.mode, args.threads, args.folder)
     secret = os.environ[SECRET_ENV]
     deliveries = Deliveries(

@@ -1,6 +1,6 @@
-"""Smoke test of the service benchmark, tiny: half a second of load on the bare app, the
-floor app and `skillrelay serve`, then 20 deliveries end to end into the session's real
-Ralph LRS."""
+"""Smoke test of the service benchmark, tiny: half a second of load on the reference apps
+(bare, signed, floor) and `skillrelay serve`, then 20 deliveries end to end into the
+session's real Ralph LRS."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def e2e(ralph: RalphServer) -> dict[str, Any]:
 
 
 def test_ingest_measures_both_sides_and_stores_every_delivery(ingest: dict[str, Any]) -> None:
-    for side in ("bare", "floor", "ours"):
+    for side in ("bare", "signed", "floor", "ours"):
         figures = ingest[side]
         assert figures["ok"] > 0 and figures["errors"] == 0, figures["statuses"]
         assert figures["rps"] > 0 and pct(figures["service"], 99) > 0
@@ -48,6 +48,7 @@ def test_every_statement_arrives_in_ralph(e2e: dict[str, Any]) -> None:
 def test_the_report_has_the_figures(ingest: dict[str, Any], e2e: dict[str, Any]) -> None:
     section = report(ingest, e2e)
     assert "**Ratio (ours / bare), requests/s:" in section
+    assert "alone (signed) reaches" in section
     assert "The floor (the least a durable, authenticated receiver does) reaches" in section
     assert "| 20 / 20 |" in section
     assert not math.isnan(pct(e2e["latencies"], 95))
