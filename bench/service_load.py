@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -207,18 +207,22 @@ def bare_app() -> Any:
     return app
 
 
-def signed_app(secret: bytes) -> Any:
+def signed_app(secret: bytes, keep: Callable[[bytes, str], None] | None = None) -> Any:
     """The bare view plus what every authenticated JSON receiver does first: check the
-    HMAC and decode the JSON. Nothing is stored."""
-    from flask import Flask, request
+    HMAC and decode the JSON. Then `keep(body, delivery id)` if given; nothing else."""
+    from flask import Flask, abort, request
 
-    app = Flask("signed")
+    app = Flask("signed" if keep is None else "floor")
 
     @app.post(PATH)
     def receive() -> tuple[str, int]:
         body = request.get_data()
-        _check(secret, body, request.headers.get("X-Hub-Signature", ""))
+        digest = hmac.new(secret, body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(f"sha256={digest}", request.headers.get("X-Hub-Signature", "")):
+            abort(401)
         json.loads(body)
+        if keep is not None:
+            keep(body, request.headers.get("X-Atlassian-Webhook-Identifier", ""))
         return "", 200
 
     return app
@@ -226,13 +230,11 @@ def signed_app(secret: bytes) -> Any:
 
 def floor_app(folder: Path, secret: bytes) -> Any:
     """The least a durable, authenticated receiver must do, done the cheapest way we know:
-    check the HMAC, decode the JSON, store the body under its delivery id in SQLite (WAL),
-    committed together with the requests arriving at the same time (plugin's GroupCommit),
-    then answer 200. No parsing, no metrics, no answer body."""
+    the signed view, then the body stored under its delivery id in SQLite (WAL), committed
+    together with the requests arriving at the same time (plugin's GroupCommit), before
+    the 200. No parsing, no metrics, no answer body."""
     import sqlite3
     from datetime import UTC, datetime
-
-    from flask import Flask, request
 
     from plugin.store.group_commit import GroupCommit
     from plugin.store.models import InboxEvent
@@ -255,26 +257,11 @@ def floor_app(folder: Path, secret: bytes) -> Any:
         return new
 
     group = GroupCommit(write)
-    app = Flask("floor")
 
-    @app.post(PATH)
-    def receive() -> tuple[str, int]:
-        body = request.get_data()
-        _check(secret, body, request.headers.get("X-Hub-Signature", ""))
-        json.loads(body)
-        key = request.headers.get("X-Atlassian-Webhook-Identifier", "")
+    def keep(body: bytes, key: str) -> None:
         group.add_new([InboxEvent("floor", "delivery", key, body.decode(), datetime.now(UTC))])
-        return "", 200
 
-    return app
-
-
-def _check(secret: bytes, body: bytes, header: str) -> None:
-    from flask import abort
-
-    digest = hmac.new(secret, body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(f"sha256={digest}", header):
-        abort(401)
+    return signed_app(secret, keep)
 
 
 def reference(mode: str, threads: int, folder: Path | None = None) -> int:
