@@ -57,7 +57,7 @@ def create_app(
     metrics.watch_store(store.outbox.backlog, store.inbox.count_by_status)
     app.extensions[EXTENSION] = Services(
         store=store,
-        intake=GroupCommit(store.inbox_writer.add_new),
+        intake=GroupCommit(store.inbox_writer.write),
         metrics=metrics,
         jira=jira_receiver,
         xapi=xapi_receiver,

@@ -16,6 +16,7 @@ from flask import Request
 from plugin.ports import Event
 from plugin.store import InboxEvent, Store
 from plugin.store.group_commit import GroupCommit
+from plugin.store.intake import Encoded
 from plugin.sync import inbox_event
 from webhooks.errors import BadJson, UnsupportedMediaType
 
@@ -72,7 +73,7 @@ def json_body(request: Request, body: bytes) -> Any:
 
 def store_events(
     store: Store,
-    intake: GroupCommit,
+    intake: GroupCommit[Encoded],
     events: Sequence[Event],
     raws: Sequence[dict[str, Any] | None],
     *,
@@ -88,7 +89,8 @@ def store_events(
         marker = InboxEvent(
             delivery.source, "delivery", delivery.natural_key, delivery.payload, now
         )
-    added = intake.add_new([*rows, marker] if marker else rows)
+    encode = store.inbox_writer.encode
+    added = intake.add_new([encode(row) for row in ([*rows, marker] if marker else rows)])
     duplicate_delivery = marker is not None and (marker.source, marker.natural_key) not in added
     new = sum((row.source, row.natural_key) in added for row in rows)
     duplicates = len(rows) - new

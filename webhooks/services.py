@@ -10,6 +10,7 @@ from flask import current_app
 from connectors.jira_models import Deployment
 from plugin.store import Store
 from plugin.store.group_commit import GroupCommit
+from plugin.store.intake import Encoded
 from webhooks.metrics import Metrics
 
 EXTENSION = "skillrelay"
@@ -43,7 +44,7 @@ class XapiReceiver:
 @dataclass(frozen=True)
 class Services:
     store: Store
-    intake: GroupCommit  # stores the inbox rows of concurrent requests together
+    intake: GroupCommit[Encoded]  # stores the inbox rows of concurrent requests together
     metrics: Metrics
     jira: JiraReceiver | None
     xapi: XapiReceiver | None

@@ -17,31 +17,42 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-
-from plugin.store.models import InboxEvent
+from typing import Generic, Protocol, TypeVar
 
 Key = tuple[str, str]  # (source, natural key)
-Write = Callable[[Sequence[InboxEvent]], set[Key]]  # stores rows; the keys that were new
+
+
+class Keyed(Protocol):
+    """A row to store: an InboxEvent, or one already encoded for the driver."""
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def natural_key(self) -> str: ...
+
+
+R = TypeVar("R", bound=Keyed)
 
 
 @dataclass
-class _Request:
-    rows: Sequence[InboxEvent]
+class _Request(Generic[R]):
+    rows: Sequence[R]
     done: bool = False
     new: set[Key] = field(default_factory=set)
     error: BaseException | None = None
 
 
-class GroupCommit:
-    def __init__(self, write: Write, *, max_rows: int = 1000) -> None:
+class GroupCommit(Generic[R]):
+    def __init__(self, write: Callable[[Sequence[R]], set[Key]], *, max_rows: int = 1000) -> None:
         self._write = write
         self.max_rows = max_rows
         self._cond = threading.Condition()
-        self._queue: list[_Request] = []
+        self._queue: list[_Request[R]] = []
         self._writing = False
         self.groups = 0  # transactions written, for tests and metrics
 
-    def add_new(self, rows: Sequence[InboxEvent]) -> set[Key]:
+    def add_new(self, rows: Sequence[R]) -> set[Key]:
         """Store `rows` (with whatever else is queued); the keys of `rows` that were new.
 
         A key sent by several requests of one group counts as new for the first only, as if
@@ -67,7 +78,7 @@ class GroupCommit:
             raise mine.error
         return mine.new
 
-    def _take(self) -> list[_Request]:
+    def _take(self) -> list[_Request[R]]:
         """The queued requests, oldest first, up to max_rows (at least one)."""
         count, rows = 0, 0
         for request in self._queue:
@@ -78,7 +89,7 @@ class GroupCommit:
         group, self._queue = self._queue[:count], self._queue[count:]
         return group
 
-    def _commit(self, group: list[_Request]) -> None:
+    def _commit(self, group: list[_Request[R]]) -> None:
         try:
             added = self._write([row for request in group for row in request.rows])
             self.groups += 1
@@ -99,6 +110,6 @@ class GroupCommit:
         _finish(group)
 
 
-def _finish(group: list[_Request]) -> None:
+def _finish(group: list[_Request[R]]) -> None:
     for request in group:
         request.done = True

@@ -5,15 +5,16 @@ requests arriving together into one transaction. Through SQLAlchemy's execution 
 transaction cost about a millisecond of Python (checking a connection out of the pool, the
 begin and commit events, the execution context), several times the database's own work and
 all of it under the GIL the request threads share. This writer keeps one driver connection
-and runs one multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING` per group. Values go
-through the columns' own bind processors, so a row is stored exactly as `Inbox.add_many`
-stores it.
+and runs one multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING` per group, committed as
+it completes. Each request encodes its own rows first (`encode`), through the columns' own
+bind processors, so a row is stored exactly as `Inbox.add_many` stores it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Column, Engine
@@ -28,6 +29,15 @@ Key = tuple[str, str]  # (source, natural key)
 COLUMNS = ("source", "kind", "natural_key", "payload", "raw", "received_at")
 
 
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """An inbox row ready for the driver: its values in COLUMNS order."""
+
+    source: str
+    natural_key: str
+    values: tuple[Any, ...]
+
+
 class InboxWriter:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -39,27 +49,35 @@ class InboxWriter:
 
     def add_new(self, events: Sequence[InboxEvent]) -> set[Key]:
         """Store the rows in one transaction; the (source, natural key) of those that were new."""
-        if not events:
+        return self.write([self.encode(event) for event in events])
+
+    def encode(self, event: InboxEvent) -> Encoded:
+        """The row as the driver takes it. Done by each request in its own thread, so the
+        group's writer, which the others wait for, only writes."""
+        values = (
+            event.source,
+            event.kind,
+            event.natural_key,
+            event.payload,
+            event.raw,
+            event.received_at,
+        )
+        converted = tuple(c(v) for c, v in zip(self._convert, values, strict=True))
+        return Encoded(event.source, event.natural_key, converted)
+
+    def write(self, rows: Sequence[Encoded]) -> set[Key]:
+        """Store encoded rows in one transaction; the keys of those that were new."""
+        if not rows:
             return set()
-        params: list[Any] = []
-        for event in events:
-            values = (
-                event.source,
-                event.kind,
-                event.natural_key,
-                event.payload,
-                event.raw,
-                event.received_at,
-            )
-            params.extend(c(v) for c, v in zip(self._convert, values, strict=True))
-        statement = self._statement(len(events))
+        params = [value for row in rows for value in row.values]
+        statement = self._statement(len(rows))
         with self._lock, writer_turn(self.engine):
             conn = self._connection()
             try:
                 cursor = conn.cursor()
                 try:
-                    if not self._postgres:
-                        cursor.execute("BEGIN IMMEDIATE")  # as engine.py's transactions do
+                    # On SQLite (autocommit) one statement is its own transaction, so no
+                    # BEGIN or COMMIT calls: each gave the GIL away and waited to get it back.
                     cursor.execute(statement, params)
                     added = {(source, key) for source, key in cursor.fetchall()}
                 finally:
