@@ -77,6 +77,30 @@ def test_a_failed_transaction_stores_nothing(store: Store) -> None:
     assert store.inbox.list() == []
 
 
+def test_decisions_of_many_tickets_come_in_one_answer(store: Store) -> None:
+    store.decisions.record("outside_window", ticket_key="SR-1", skill_id="sql")
+    store.decisions.record("awarded", ticket_key="SR-1", skill_id="sql")
+    store.decisions.record("awarded", ticket_key="SR-2")
+    keys = ["SR-1", "SR-2", "SR-3", *(f"X-{i}" for i in range(1200))]  # several chunks
+
+    found = store.decisions.for_tickets(keys)
+
+    assert [d.outcome for d in found["SR-1"]] == ["outside_window", "awarded"]  # in order
+    assert found["SR-1"] == store.decisions.for_ticket("SR-1")
+    assert [d.outcome for d in found["SR-2"]] == ["awarded"]
+    assert found["SR-3"] == [] and len(found) == len(keys)
+
+
+def test_a_claim_carries_the_payload_but_leaves_what_was_delivered_in_the_inbox(
+    store: Store,
+) -> None:
+    store.inbox.add_many([event("k0")])
+    [claimed] = store.inbox.claim(1, "w1")
+    assert claimed.payload == {"key": "k0"} and claimed.raw is None
+    kept = store.inbox.get(claimed.id)
+    assert kept is not None and kept.raw == {"raw": "k0"}
+
+
 def test_claim_leases_oldest_first_and_marks(store: Store) -> None:
     store.inbox.add_many(event(f"k{i}") for i in range(5))
     first = store.inbox.claim(2, "w1")

@@ -10,7 +10,7 @@ gaps there are only ids that were rolled back.
 
 Rows are read on the caller's connection, inside its transaction: on SQLite a second
 connection could not begin while the caller holds the write lock. `Inbox.payloads` opens
-its own connection, so this reads with `read_payloads` on the caller's connection.
+its own connection, so this reads with `read_payload_texts` on the caller's connection.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from plugin.store.inbox import read_payloads
-from plugin.store.models import Json
+from plugin.store.inbox import read_payload_texts
 from plugin.store.schema import inbox
 
 log = logging.getLogger("skillrelay.pipeline")
@@ -34,7 +33,7 @@ GAP_SECONDS = 120.0
 MAX_GAPS = 10_000  # a sequence that jumps further (a server crash skips ids) is not tracked
 CLUSTER = 64  # gaps closer than this are looked for with one range query
 
-Row = tuple[int, str, Json]  # (inbox id, kind, payload)
+Row = tuple[int, str, str]  # (inbox id, kind, payload as JSON text)
 
 
 class Horizon:
@@ -87,8 +86,8 @@ def _clusters(ids: list[int]) -> Iterator[tuple[int, int]]:
 
 
 def _payloads(conn: Connection, *, after_id: int, up_to_id: int | None = None) -> Iterator[Row]:
-    """(id, kind, payload) of the rows of KINDS in (after_id, up_to_id], oldest first."""
-    return read_payloads(conn, KINDS, after_id=after_id, up_to_id=up_to_id)
+    """(id, kind, payload text) of the rows of KINDS in (after_id, up_to_id], oldest first."""
+    return read_payload_texts(conn, KINDS, after_id=after_id, up_to_id=up_to_id)
 
 
 def unprocessed(conn: Connection, kinds: tuple[str, ...]) -> tuple[int | None, int]:

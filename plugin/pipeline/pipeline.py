@@ -229,19 +229,23 @@ class Pipeline:
     def _catch_up(self, conn: Connection, tally: Tally, parsed: dict[int, Event]) -> int:
         """Add every event stored since the last catch-up; `parsed`: events this run
         claimed and has read already (by inbox id)."""
-        added = 0
+        events: list[tuple[int, Event]] = []
         for inbox_id, kind, payload in self.horizon.read(conn):
             if kind not in EVENT_KINDS:
                 continue
             event = parsed.get(inbox_id)
             if event is None:
                 try:
-                    event = EVENT.validate_python(payload)
+                    event = EVENT.validate_json(payload)
                 except ValidationError:
                     continue  # marked failed by the worker that claimed it
-            added += 1
+            events.append((inbox_id, event))
+        self.reconciler.prefetch(
+            (e.ticket.key for _, e in events if isinstance(e, TicketTransition)), conn
+        )
+        for inbox_id, event in events:
             self.reconciler.apply(self.engine.add(event), conn, tally, inbox_id)
-        return added
+        return len(events)
 
     # Identities.
     def _note_people(self, events: list[Event], conn: Connection) -> None:

@@ -39,6 +39,7 @@ from plugin.engine import Decision, Engine
 from plugin.manifest import Manifest
 from plugin.pipeline.effects import EffectRow, EffectSettings, effect_rows
 from plugin.store import Award, AwardState, NewAward, Store
+from plugin.store import Decision as StoredDecision
 from plugin.store.decisions import decision_row
 
 log = logging.getLogger("skillrelay.pipeline")
@@ -158,15 +159,19 @@ class Reconciler:
         self.apply(todo, conn, tally, None)
 
     # The decisions log.
+    def prefetch(self, tickets: Iterable[str], conn: Connection) -> None:
+        """Read the logged outcomes of these tickets with one query, before `apply` needs
+        them (it would otherwise read them a ticket at a time)."""
+        wanted = [t for t in tickets if t not in self._logged]
+        for ticket, rows in self.store.decisions.for_tickets(wanted, conn=conn).items():
+            self._logged[ticket] = _outcomes(rows)
+
     def _log(self, d: Decision, conn: Connection, tally: Tally, inbox_id: int | None) -> None:
         who: Who = (d.person or d.person_ref or "", d.skill or "")
         logged = self._logged.get(d.ticket)
         if logged is None:
-            logged = self._logged[d.ticket] = {}
-            for row in self.store.decisions.for_ticket(d.ticket, conn=conn):
-                detail = row.detail or {}
-                person = row.person_id or detail.get("assignee") or ""
-                logged[(str(person), row.skill_id or "")] = row.outcome
+            rows = self.store.decisions.for_ticket(d.ticket, conn=conn)
+            logged = self._logged[d.ticket] = _outcomes(rows)
         if logged.get(who) == d.reason:
             return
         self._decisions.append(
@@ -256,3 +261,13 @@ class Reconciler:
 
     def _all(self, conn: Connection) -> list[Award]:
         return self.store.awards.list(conn=conn)
+
+
+def _outcomes(rows: Iterable[StoredDecision]) -> dict[Who, str]:
+    """The latest outcome logged for each (person, skill) of a ticket."""
+    logged: dict[Who, str] = {}
+    for row in rows:
+        detail = row.detail or {}
+        person = row.person_id or detail.get("assignee") or ""
+        logged[(str(person), row.skill_id or "")] = row.outcome
+    return logged

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import UTC, datetime
@@ -39,9 +39,15 @@ class Repository:
         return conn.dialect.name == "postgresql"
 
     def lease(
-        self, conn: Connection, table: Table, query: Select[Any], values: dict[str, Any]
+        self,
+        conn: Connection,
+        table: Table,
+        query: Select[Any],
+        values: dict[str, Any],
+        columns: Sequence[Any] | None = None,
     ) -> Sequence[RowMapping]:
-        """Claim the rows whose ids `query` selects: set `values` on them, return them.
+        """Claim the rows whose ids `query` selects: set `values` on them, return them
+        (`columns` of them, or all).
 
         On PostgreSQL rows another worker is claiming right now are skipped, not waited for
         (FOR UPDATE SKIP LOCKED); SQLite has one writer, so the select and update are atomic.
@@ -51,7 +57,8 @@ class Repository:
         ids = conn.execute(query).scalars().all()
         if not ids:
             return []
-        stmt = update(table).where(table.c.id.in_(ids)).values(**values).returning(*table.c)
+        returned = table.c if columns is None else columns
+        stmt = update(table).where(table.c.id.in_(ids)).values(**values).returning(*returned)
         return conn.execute(stmt).mappings().all()
 
 
@@ -76,6 +83,6 @@ def prepared(conn: Connection, name: str, build: Callable[[Connection], Any]) ->
     return found
 
 
-def to_model(model: type[T], row: RowMapping) -> T:
+def to_model(model: type[T], row: RowMapping | Mapping[str, Any]) -> T:
     names = {f.name for f in fields(model)}  # type: ignore[arg-type]
     return model(**{k: v for k, v in row.items() if k in names})

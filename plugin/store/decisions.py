@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,13 @@ _RECORD = insert(decisions).returning(*decisions.c)
 _FOR_TICKET = (
     select(decisions).where(decisions.c.ticket_key == bindparam("ticket")).order_by(decisions.c.id)
 )
+
+_FOR_TICKETS = (
+    select(decisions)
+    .where(decisions.c.ticket_key.in_(bindparam("tickets", expanding=True)))
+    .order_by(decisions.c.id)
+)
+_CHUNK = 500  # keys per query: well under SQLite's limit on bound values
 
 
 class Decisions(Repository):
@@ -48,6 +56,19 @@ class Decisions(Repository):
         with self.tx(conn) as c:
             rows = c.execute(_FOR_TICKET, {"ticket": ticket_key}).mappings()
             return [to_model(Decision, r) for r in rows]
+
+    def for_tickets(
+        self, ticket_keys: Iterable[str], *, conn: Connection | None = None
+    ) -> dict[str, list[Decision]]:
+        """`for_ticket` of many tickets at once; every key asked for is in the answer."""
+        keys = sorted(set(ticket_keys))
+        found: dict[str, list[Decision]] = {key: [] for key in keys}
+        with self.tx(conn) as c:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                for r in c.execute(_FOR_TICKETS, {"tickets": chunk}).mappings():
+                    found[r["ticket_key"]].append(to_model(Decision, r))
+        return found
 
 
 def decision_row(

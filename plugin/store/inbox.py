@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Text, bindparam, cast, func, or_, select, update
 
 from plugin.store.base import Repository, prepared, to_model, upsert_insert
 from plugin.store.engine import begin
@@ -15,6 +15,7 @@ from plugin.store.schema import INBOX_STATUSES, inbox
 
 Items = list[InboxItem]
 DEFAULT_LEASE = 300
+_CLAIMED = [column for column in inbox.c if column.name != "raw"]
 _FINISH = update(inbox).where(inbox.c.id.in_(bindparam("row_ids", expanding=True)))
 
 
@@ -69,7 +70,10 @@ class Inbox(Repository):
         statuses: Sequence[InboxStatus] = ("new",),
         conn: Connection | None = None,
     ) -> Items:
-        """Lease the oldest unclaimed events to one worker; an expired lease is free again."""
+        """Lease the oldest unclaimed events to one worker; an expired lease is free again.
+
+        The items come without `raw` (None): what was delivered is kept for people reading
+        the inbox, and decoding it for every claim cost the pipeline more than the payload."""
         now = self.clock()
         free = or_(inbox.c.claimed_until.is_(None), inbox.c.claimed_until < now)
         query = (
@@ -84,8 +88,9 @@ class Inbox(Repository):
             "attempts": inbox.c.attempts + 1,
         }
         with self.tx(conn) as c:
-            rows = self.lease(c, inbox, query, values)
-        return sorted((to_model(InboxItem, r) for r in rows), key=lambda item: item.id)
+            rows = self.lease(c, inbox, query, values, _CLAIMED)
+        items = (to_model(InboxItem, {**r, "raw": None}) for r in rows)
+        return sorted(items, key=lambda item: item.id)
 
     def mark_processed(self, ids: Iterable[int], *, conn: Connection | None = None) -> None:
         self._finish(list(ids), conn, status="processed", processed_at=self.clock(), error=None)
@@ -158,28 +163,34 @@ class Inbox(Repository):
             return int(c.execute(select(func.coalesce(func.max(inbox.c.id), 0))).scalar_one())
 
 
-def read_payloads(
+def read_payload_texts(
     conn: Connection,
     kinds: Sequence[str],
     *,
     after_id: int = 0,
     up_to_id: int | None = None,
     chunk: int = 5000,
-) -> Iterator[tuple[int, str, Json]]:
-    """`Inbox.payloads` on a given connection (inside a caller's transaction: on SQLite a
-    second connection could not begin while that transaction holds the write lock)."""
+) -> Iterator[tuple[int, str, str]]:
+    """(id, kind, payload as JSON text) of every event of these kinds, oldest first, on a
+    given connection (inside a caller's transaction: on SQLite a second connection could
+    not begin while that transaction holds the write lock). Text, so a caller that has
+    read an event already skips decoding it, and one that has not validates the text
+    directly (pydantic's `validate_json`)."""
     last = after_id
     while True:
-        rows = conn.execute(_payload_query(kinds, last, up_to_id, chunk)).all()
+        rows = conn.execute(_payload_query(kinds, last, up_to_id, chunk, text=True)).all()
         yield from ((row[0], row[1], row[2]) for row in rows)
         if len(rows) < chunk:
             return
         last = rows[-1][0]
 
 
-def _payload_query(kinds: Sequence[str], after_id: int, up_to_id: int | None, chunk: int) -> Any:
+def _payload_query(
+    kinds: Sequence[str], after_id: int, up_to_id: int | None, chunk: int, *, text: bool = False
+) -> Any:
+    payload = cast(inbox.c.payload, Text) if text else inbox.c.payload
     query = (
-        select(inbox.c.id, inbox.c.kind, inbox.c.payload)
+        select(inbox.c.id, inbox.c.kind, payload)
         .where(inbox.c.kind.in_(kinds), inbox.c.id > after_id)
         .order_by(inbox.c.id)
         .limit(chunk)
