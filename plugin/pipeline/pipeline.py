@@ -207,13 +207,15 @@ class Pipeline:
                 hold_decider_lock(conn)
                 self.reconciler.begin()
                 parsed = {item.id: event for item, event in claimed}
-                stats.caught_up += self._catch_up(conn, tally, parsed)
+                caught_up = self._catch_up(conn, tally, parsed)
+                stats.caught_up += len(caught_up)
                 if self._relearn:
                     self._relearn_now(conn, tally)
                 if self._full:
                     self.reconciler.full(self.engine, conn, tally)
                 for item, event in claimed:
-                    self.reconciler.apply(self.engine.add(event), conn, tally, item.id)
+                    if item.id not in caught_up:  # older than the horizon: a retried claim
+                        self.reconciler.apply(self.engine.add(event), conn, tally, item.id)
                 self._note_people([event for _, event in claimed], conn)
                 self.reconciler.flush(conn, tally)
                 self.store.inbox.mark_processed([item.id for item, _ in claimed], conn=conn)
@@ -226,9 +228,9 @@ class Pipeline:
         stats.processed += len(claimed)
         stats.add(tally)
 
-    def _catch_up(self, conn: Connection, tally: Tally, parsed: dict[int, Event]) -> int:
+    def _catch_up(self, conn: Connection, tally: Tally, parsed: dict[int, Event]) -> set[int]:
         """Add every event stored since the last catch-up; `parsed`: events this run
-        claimed and has read already (by inbox id)."""
+        claimed and has read already (by inbox id). Returns the inbox ids it added."""
         events: list[tuple[int, Event]] = []
         for inbox_id, kind, payload in self.horizon.read(conn):
             if kind not in EVENT_KINDS:
@@ -245,7 +247,7 @@ class Pipeline:
         )
         for inbox_id, event in events:
             self.reconciler.apply(self.engine.add(event), conn, tally, inbox_id)
-        return len(events)
+        return {inbox_id for inbox_id, _ in events}
 
     # Identities.
     def _note_people(self, events: list[Event], conn: Connection) -> None:
