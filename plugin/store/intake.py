@@ -72,22 +72,33 @@ class InboxWriter:
         params = [value for row in rows for value in row.values]
         statement = self._statement(len(rows))
         with self._lock, writer_turn(self.engine):
-            conn = self._connection()
             try:
-                cursor = conn.cursor()
-                try:
-                    # On SQLite (autocommit) one statement is its own transaction, so no
-                    # BEGIN or COMMIT calls: each gave the GIL away and waited to get it back.
-                    cursor.execute(statement, params)
-                    added = {(source, key) for source, key in cursor.fetchall()}
-                finally:
-                    cursor.close()
-                conn.commit()
-            except BaseException as exc:
-                wrapped = self._wrapped(exc, statement, invalidated=self._recover(conn))
-                if wrapped is exc:
+                return self._attempt(statement, params)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
                     raise
-                raise wrapped from exc
+            # The connection was gone (a server restart, an idle timeout, a failover): once
+            # more on a new one, as a pooled checkout's ping would have. Rows that did get
+            # in before the connection broke are skipped, and count as already stored.
+            return self._attempt(statement, params)
+
+    def _attempt(self, statement: str, params: list[Any]) -> set[Key]:
+        conn = self._connection()
+        try:
+            cursor = conn.cursor()
+            try:
+                # On SQLite (autocommit) one statement is its own transaction, so no BEGIN
+                # or COMMIT calls: each gave the GIL away and waited to get it back.
+                cursor.execute(statement, params)
+                added = {(source, key) for source, key in cursor.fetchall()}
+            finally:
+                cursor.close()
+            conn.commit()
+        except BaseException as exc:
+            wrapped = self._wrapped(exc, statement, invalidated=self._recover(conn))
+            if wrapped is exc:
+                raise
+            raise wrapped from exc
         return added
 
     def close(self) -> None:
@@ -98,7 +109,13 @@ class InboxWriter:
 
     def _connection(self) -> PoolProxiedConnection:
         if self._conn is None:
-            self._conn = self.engine.raw_connection()
+            try:
+                self._conn = self.engine.raw_connection()
+            except Exception as exc:  # the pool hands back the driver's own error
+                wrapped = self._wrapped(exc, "connect", invalidated=True)
+                if wrapped is exc:
+                    raise
+                raise wrapped from exc
         return self._conn
 
     def _recover(self, conn: PoolProxiedConnection) -> bool:
