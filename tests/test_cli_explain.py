@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_import_support import FIXTURES, Cli
+from tests.test_import_support import Cli
 
 AWARDED = (
     "ben.carter passed 'Composite and partial indexes' (xapi, 2026-11-03 14:00) — "
@@ -20,12 +20,7 @@ AWARDED = (
 
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    story = Cli(tmp_path, monkeypatch, capsys)
-    story.imported("xapi", "statements.json")
-    story.imported(
-        "jira-issues", "search_cloud.json", "--statuses", str(FIXTURES / "statuses.json")
-    )
-    return story
+    return Cli(tmp_path, monkeypatch, capsys).with_story()
 
 
 def test_a_full_story_reads_as_an_award(cli: Cli) -> None:

@@ -6,19 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_import_support import FIXTURES, Cli
+from tests.test_import_support import Cli
 
 CHLOE_JIRA = "712020:c5d6e7f8-9a0b-4c1d-8e2f-3a4b5c6d0103"
 
 
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    story = Cli(tmp_path, monkeypatch, capsys)
-    story.imported("xapi", "statements.json")
-    story.imported(
-        "jira-issues", "search_cloud.json", "--statuses", str(FIXTURES / "statuses.json")
-    )
-    return story
+    return Cli(tmp_path, monkeypatch, capsys).with_story()
 
 
 def test_an_unmatched_jira_account_with_its_waiting_ticket_and_a_suggestion(cli: Cli) -> None:

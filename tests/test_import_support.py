@@ -68,6 +68,14 @@ class Cli:
         assert result.code in (0, 1), result.err
         return result
 
+    def with_story(self) -> Cli:
+        """The example story imported: its LRS statements, then its Jira issues."""
+        self.imported("xapi", "statements.json")
+        self.imported(
+            "jira-issues", "search_cloud.json", "--statuses", str(FIXTURES / "statuses.json")
+        )
+        return self
+
     def events(self) -> list[dict[str, Any]]:
         result = self("events", "--json", "--limit", "1000")
         assert result.code == 0, result.err
