@@ -43,7 +43,7 @@ def run_together(group: GroupCommit, requests: list[list[InboxEvent]]) -> list[o
 def test_concurrent_requests_share_transactions_and_get_their_own_answers(store: Store) -> None:
     def slow_write(rows: Sequence[InboxEvent]) -> set[Key]:
         time.sleep(0.02)  # a busy store: requests pile up behind the leader
-        return store.inbox.add_new(rows)
+        return store.inbox_writer.add_new(rows)
 
     group = GroupCommit(slow_write)
     requests = [[row(f"k{i}"), row(f"delivery-{i}")] for i in range(16)]
@@ -55,8 +55,8 @@ def test_concurrent_requests_share_transactions_and_get_their_own_answers(store:
 
 
 def test_a_key_sent_by_several_requests_is_new_for_exactly_one(store: Store) -> None:
-    group = GroupCommit(lambda rows: (time.sleep(0.01), store.inbox.add_new(rows))[1])
-    store.inbox.add_new([row("seen-before")])
+    group = GroupCommit(lambda rows: (time.sleep(0.01), store.inbox_writer.add_new(rows))[1])
+    store.inbox_writer.add_new([row("seen-before")])
     answers = run_together(group, [[row("same"), row("seen-before")] for _ in range(8)])
     assert sum(answer == {("jira", "same")} for answer in answers) == 1
     assert sum(answer == set() for answer in answers) == 7
@@ -68,7 +68,7 @@ def test_a_request_the_store_refuses_fails_alone(store: Store) -> None:
         time.sleep(0.01)
         if any(r.natural_key == "poison" for r in rows):
             raise ValueError("refused: poison")
-        return store.inbox.add_new(rows)
+        return store.inbox_writer.add_new(rows)
 
     group = GroupCommit(picky_write)
     requests = [[row(f"ok-{i}")] for i in range(6)] + [[row("poison")]]
@@ -80,7 +80,7 @@ def test_a_request_the_store_refuses_fails_alone(store: Store) -> None:
 
 
 def test_one_request_alone_is_written_at_once(store: Store) -> None:
-    group = GroupCommit(store.inbox.add_new)
+    group = GroupCommit(store.inbox_writer.add_new)
     assert group.add_new([row("a"), row("b", source="xapi")]) == {("jira", "a"), ("xapi", "b")}
     assert group.add_new([row("a")]) == set()
     assert group.groups == 2
@@ -92,7 +92,7 @@ def test_groups_stop_at_max_rows(store: Store) -> None:
     def counting_write(rows: Sequence[InboxEvent]) -> set[Key]:
         sizes.append(len(rows))
         time.sleep(0.01)
-        return store.inbox.add_new(rows)
+        return store.inbox_writer.add_new(rows)
 
     group = GroupCommit(counting_write, max_rows=4)
     answers = run_together(group, [[row(f"k{i}-{j}") for j in range(3)] for i in range(6)])
@@ -111,7 +111,7 @@ def test_an_interrupted_leader_still_lets_the_others_finish(
         calls += 1
         if calls == 1:
             raise fails()
-        return store.inbox.add_new(rows)
+        return store.inbox_writer.add_new(rows)
 
     group = GroupCommit(flaky)
     with pytest.raises(fails):

@@ -161,17 +161,16 @@ class Reconciler:
     # The decisions log.
     def prefetch(self, tickets: Iterable[str], conn: Connection) -> None:
         """Read the logged outcomes of these tickets with one query, before `apply` needs
-        them (it would otherwise read them a ticket at a time)."""
+        them (else it reads each ticket's when it first meets it)."""
         wanted = [t for t in tickets if t not in self._logged]
         for ticket, rows in self.store.decisions.for_tickets(wanted, conn=conn).items():
             self._logged[ticket] = _outcomes(rows)
 
     def _log(self, d: Decision, conn: Connection, tally: Tally, inbox_id: int | None) -> None:
         who: Who = (d.person or d.person_ref or "", d.skill or "")
-        logged = self._logged.get(d.ticket)
-        if logged is None:
-            rows = self.store.decisions.for_ticket(d.ticket, conn=conn)
-            logged = self._logged[d.ticket] = _outcomes(rows)
+        if d.ticket not in self._logged:
+            self.prefetch([d.ticket], conn)
+        logged = self._logged[d.ticket]
         if logged.get(who) == d.reason:
             return
         self._decisions.append(

@@ -14,10 +14,6 @@ from plugin.store.schema import decisions
 
 # Built once and run with parameters, so SQLAlchemy reuses the compiled form.
 _RECORD = insert(decisions).returning(*decisions.c)
-_FOR_TICKET = (
-    select(decisions).where(decisions.c.ticket_key == bindparam("ticket")).order_by(decisions.c.id)
-)
-
 _FOR_TICKETS = (
     select(decisions)
     .where(decisions.c.ticket_key.in_(bindparam("tickets", expanding=True)))
@@ -53,9 +49,7 @@ class Decisions(Repository):
                 c.execute(insert(decisions), rows)
 
     def for_ticket(self, ticket_key: str, *, conn: Connection | None = None) -> list[Decision]:
-        with self.tx(conn) as c:
-            rows = c.execute(_FOR_TICKET, {"ticket": ticket_key}).mappings()
-            return [to_model(Decision, r) for r in rows]
+        return self.for_tickets([ticket_key], conn=conn)[ticket_key]
 
     def for_tickets(
         self, ticket_keys: Iterable[str], *, conn: Connection | None = None

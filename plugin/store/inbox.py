@@ -41,25 +41,15 @@ class Inbox(Repository):
     ) -> tuple[int, int]:
         """Store a batch; returns (new, duplicates)."""
         rows = [_row(e) for e in events]
-        new = len(self._insert(rows, conn))
-        return new, len(rows) - new
-
-    def add_new(
-        self, events: Sequence[InboxEvent], *, conn: Connection | None = None
-    ) -> set[tuple[str, str]]:
-        """Store a batch; returns the (source, natural key) of the rows that were new."""
-        return self._insert([_row(e) for e in events], conn)
-
-    def _insert(self, rows: list[dict[str, Any]], conn: Connection | None) -> set[tuple[str, str]]:
-        """ON CONFLICT DO NOTHING rather than catching the integrity error: on PostgreSQL a
-        failed INSERT would abort the caller's whole transaction. One cached statement run
-        with a list of rows (SQLAlchemy batches them into multi-row INSERTs): compiling a
-        statement with the values inlined cost more than the insert itself."""
         if not rows:
-            return set()
+            return 0, 0
+        # ON CONFLICT DO NOTHING rather than catching the integrity error: on PostgreSQL a
+        # failed INSERT would abort the caller's whole transaction. One cached statement run
+        # with a list of rows (SQLAlchemy batches them into multi-row INSERTs): compiling a
+        # statement with the values inlined cost more than the insert itself.
         with self.tx(conn) as c:
-            stmt = prepared(c, "inbox.insert", _insert_new)
-            return {(source, key) for source, key in c.execute(stmt, rows)}
+            new = len(c.execute(prepared(c, "inbox.insert", _insert_new), rows).all())
+        return new, len(rows) - new
 
     def claim(
         self,
@@ -213,5 +203,5 @@ def _insert_new(conn: Connection) -> Any:
     return (
         upsert_insert(conn, inbox)
         .on_conflict_do_nothing(index_elements=["source", "natural_key"])
-        .returning(inbox.c.source, inbox.c.natural_key)
+        .returning(inbox.c.id)
     )
