@@ -132,6 +132,7 @@ def test_a_revoked_award_done_again_comes_back_and_holds_the_budget(store: Store
     p = pipeline(store, ONE_A_SPRINT)
     ben = ticket("PAY-1", "ben.carter")
     put(store, [completion("ben.carter"), *worked(ben, T0 + timedelta(days=1))])
+    drain(p)
     put(store, [reopen(ben, T0 + timedelta(days=1, hours=1))])
     drain(p)  # Ben's award is revoked: the place is free
     chloe = ticket("PAY-2", "chloe.nguyen")

@@ -70,6 +70,14 @@ class Engine:
         """The decisions that are `awarded` now."""
         return readout.awards(self.tickets)
 
+    def current(self, d: Decision) -> Decision | None:
+        """The decision on `d`'s (person, skill, ticket) now; None if that key is gone (its
+        assignee is someone else now, or the ticket has another key)."""
+        found = self.tickets.decision(
+            (d.person or d.person_ref or "", d.skill or "", d.done.ticket.id)
+        )
+        return found if found is not None and found.key == d.key else None
+
     def unresolved(self) -> list[Unresolved]:
         """External ids nobody claims yet; their events are held, not dropped."""
         return self.people.unresolved({k: len(v) for k, v in self.tickets.tickets_of.items()})

@@ -8,6 +8,10 @@ it looks for them again on each catch-up until GAP_SECONDS have passed, far long
 any inbox transaction stays open. SQLite hands out ids under its one write lock, so the
 gaps there are only ids that were rolled back.
 
+A gap that expires, and a jump too long to track, is remembered as lost: should another
+worker decide an event with a lost id after all, `unread` says so and the pipeline reads it
+before it reconciles (watermark.py).
+
 Rows are read on the caller's connection, inside its transaction: on SQLite a second
 connection could not begin while the caller holds the write lock. `Inbox.payloads` opens
 its own connection, so this reads with `read_payload_texts` on the caller's connection.
@@ -32,6 +36,7 @@ KINDS = ("completion", "ticket", "delivery")
 GAP_SECONDS = 120.0
 MAX_GAPS = 10_000  # a sequence that jumps further (a server crash skips ids) is not tracked
 CLUSTER = 64  # gaps closer than this are looked for with one range query
+MAX_LOST = 1_000_000  # lost ids remembered one by one; past that every id is suspect
 
 Row = tuple[int, str, str]  # (inbox id, kind, payload as JSON text)
 
@@ -41,6 +46,25 @@ class Horizon:
         self.upto = upto  # the highest inbox id read
         self.clock = clock
         self.gaps: dict[int, datetime] = {}  # id missing below `upto` -> when first missed
+        self.lost: set[int] = set()  # gaps that expired: never read, no longer looked for
+        self.lost_ranges: list[tuple[int, int]] = []  # [start, stop) jumps not tracked
+        self.uncertain = False  # too many lost ids to remember: treat every id as unread
+
+    def unread(self, ids: list[int]) -> list[int]:
+        """Those of `ids` (stored rows) this horizon has not read."""
+        if self.uncertain:
+            return list(ids)
+        return [
+            i
+            for i in ids
+            if i > self.upto
+            or i in self.lost
+            or any(start <= i < stop for start, stop in self.lost_ranges)
+        ]
+
+    def found(self, ids: list[int]) -> None:
+        """These unread ids were read after all."""
+        self.lost.difference_update(ids)
 
     def read(self, conn: Connection) -> list[Row]:
         """Rows not read before: gaps that have appeared since, then everything newer."""
@@ -58,6 +82,7 @@ class Horizon:
         for gap, noticed in list(self.gaps.items()):
             if (now - noticed).total_seconds() > GAP_SECONDS:
                 del self.gaps[gap]
+                self._lose(gap)
         for first, last in _clusters(sorted(self.gaps)):
             for row in _payloads(conn, after_id=first - 1, up_to_id=last):
                 if self.gaps.pop(row[0], None) is not None:
@@ -67,9 +92,19 @@ class Horizon:
         """Ids in [start, stop) were not there when read."""
         if stop - start > MAX_GAPS - len(self.gaps):
             log.warning("inbox ids %d..%d are missing; too many to look for again", start, stop)
+            self.lost_ranges.append((start, stop))
             return
         for gap in range(start, stop):
             self.gaps.setdefault(gap, now)
+
+    def _lose(self, gap: int) -> None:
+        if len(self.lost) >= MAX_LOST:
+            if not self.uncertain:
+                log.warning("more than %d inbox ids lost; checking every decided id", MAX_LOST)
+            self.uncertain = True
+            self.lost.clear()
+        elif not self.uncertain:
+            self.lost.add(gap)
 
 
 def _clusters(ids: list[int]) -> Iterator[tuple[int, int]]:

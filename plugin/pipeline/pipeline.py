@@ -9,10 +9,15 @@ the decider lock (see lock.py):
 
 1. catch up: every inbox event the engine has not read yet, whoever stored or processed it,
    is added to the engine (events are idempotent facts: adding one twice changes nothing);
+   and every event another worker decided since this worker's last transaction that its
+   engine has still not read (the decided watermark, watermark.py) is read and added, so a
+   worker that is behind never writes;
 2. the claimed events are added; the people they name are recorded as identities;
-3. every verdict those events changed goes to the decisions log and the ledger, and each
-   award change queues its effects (reconcile.py has the rules);
-4. the claimed items are marked processed.
+3. every verdict those events changed goes to the decisions log; then each (person, skill,
+   ticket) they touched is reconciled from the engine's CURRENT verdict (level-triggered:
+   the steps in between are history, not orders), and each award change queues its effects
+   (reconcile.py has the rules);
+4. the claimed items are marked processed and stamped with this transaction's seq.
 
 So whoever holds the lock decides with every event stored before it, the same verdicts any
 other worker would reach, and a budget's last place is spent once. The first transaction
@@ -40,6 +45,7 @@ from plugin.domain import Completion, TicketTransition
 from plugin.effects import Deployment
 from plugin.engine import Engine, IdentityResolver
 from plugin.manifest import Manifest
+from plugin.pipeline import watermark
 from plugin.pipeline.actions import ActionResult, AwardActions
 from plugin.pipeline.effects import EffectSettings
 from plugin.pipeline.horizon import Horizon, unprocessed
@@ -145,6 +151,7 @@ class Pipeline:
         first full reconcile.
         """
         with self.store.transaction() as conn:
+            self._seen = watermark.current(conn)  # read first: later ones are checked
             last = self.store.inbox.last_id(conn=conn)
             first, backlog = unprocessed(conn, EVENT_KINDS)
         if first is None:
@@ -208,6 +215,8 @@ class Pipeline:
                 self.reconciler.begin()
                 parsed = {item.id: event for item, event in claimed}
                 caught_up = self._catch_up(conn, tally, parsed)
+                seq = watermark.current(conn)
+                caught_up |= self._read_late(conn, tally, seq)
                 stats.caught_up += len(caught_up)
                 if self._relearn:
                     self._relearn_now(conn, tally)
@@ -217,13 +226,18 @@ class Pipeline:
                     if item.id not in caught_up:  # older than the horizon: a retried claim
                         self.reconciler.apply(self.engine.add(event), conn, tally, item.id)
                 self._note_people([event for _, event in claimed], conn)
-                self.reconciler.flush(conn, tally)
-                self.store.inbox.mark_processed([item.id for item, _ in claimed], conn=conn)
+                self.reconciler.flush(self.engine, conn, tally)
+                decided = [item.id for item, _ in claimed]
+                self.store.inbox.mark_processed(decided, conn=conn)
+                if decided:
+                    seq += 1
+                    watermark.advance(conn, seq, decided)
         except BaseException:
             # The engine kept events whose verdicts were not written: start again from the
             # inbox, so they are caught up (and logged) once more.
             self._stale = True
             raise
+        self._seen = seq
         self._full = self._relearn = False
         stats.processed += len(claimed)
         stats.add(tally)
@@ -248,6 +262,24 @@ class Pipeline:
         for inbox_id, event in events:
             self.reconciler.apply(self.engine.add(event), conn, tally, inbox_id)
         return {inbox_id for inbox_id, _ in events}
+
+    def _read_late(self, conn: Connection, tally: Tally, seq: int) -> set[int]:
+        """Add the events others decided since this worker's last transaction that its
+        engine has not read; their inbox ids."""
+        late = self.horizon.unread(watermark.decided_since(conn, self._seen, seq))
+        if not late:
+            return set()
+        log.warning("reading %d events other workers decided that this one missed", len(late))
+        for inbox_id, kind, payload in watermark.payloads(conn, late):
+            if kind not in EVENT_KINDS:
+                continue
+            try:
+                event = EVENT.validate_json(payload)
+            except ValidationError:
+                continue
+            self.reconciler.apply(self.engine.add(event), conn, tally, inbox_id)
+        self.horizon.found(late)
+        return set(late)
 
     # Identities.
     def _note_people(self, events: list[Event], conn: Connection) -> None:

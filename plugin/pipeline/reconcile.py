@@ -1,23 +1,24 @@
 """Verdicts into the store: the decisions log, the awards ledger and the outbox.
 
-The ledger follows the engine's verdicts, compared state to state, so applying a verdict
-twice (or one another worker applied already) changes nothing:
+Level-triggered: `apply` logs every verdict it is given (the decisions log is the history
+of each step), but the ledger is settled once per transaction, at `flush`, from the
+engine's CURRENT verdict on each (person, skill, ticket) the transaction touched. A worker
+that reads old events late therefore never replays their intermediate verdicts: only where
+the events end up counts. The ledger is a function of (the events, the manifest, managers'
+actions); which states are final:
 
+- `rejected`, and `revoked` by a manager: final (a person decided).
+- `revoked` by the engine (reopened, excluded resolution, budget or cap taken by an earlier
+  ticket, completion withdrawn, ...): not final. When the events make the award qualify
+  again, the same award comes back (`pending_approval` or `approved`) -> "awarded"
+  effects under a new cycle of keys. There is one award per (person, skill, ticket).
+- `fulfilled`: the reward was handed out, so it is never taken back silently: a verdict
+  other than `awarded` flags it (`revocation_flagged`) for a manager, and `awarded` again
+  clears the flag (`fulfilled`). A flag a manager resolved by keeping the reward is final.
+- `pending_approval` / `approved` and a verdict other than `awarded`: `revoked` by the
+  engine, the reason code as the note -> "revoked" effects.
 - `awarded` and no award yet: insert it, `pending_approval` when the reward needs a
   manager's approval, else `approved` -> "awarded" effects.
-- `awarded` and the award is `revocation_flagged`: the ticket is done again and still
-  qualifies, so it is `fulfilled` again (the flag has no reason left) -> "fulfilled".
-- `awarded` and the award was `revoked` because its ticket was reopened: the ticket is
-  done again and still qualifies, so the same award comes back (`pending_approval` or
-  `approved`) -> "awarded" effects under a new cycle of keys. There is one award per
-  person, skill and ticket, never a second one.
-- `awarded` and the award is `rejected`, or was revoked for another reason (cap, budget,
-  completion withdrawn): it stays so (logged).
-- any other verdict and the award is `pending_approval` or `approved`: `revoked`, the
-  reason code as the note (reopened, completion_withdrawn, budget or cap taken by an
-  earlier ticket that arrived late, ...) -> "revoked".
-- any other verdict and the award is `fulfilled`: the reward was handed out, so it is
-  never taken back silently: `revocation_flagged` for a manager -> "revocation_flagged".
 
 The decisions log gets a row whenever a (person, skill, ticket)'s outcome differs from the
 last one logged for it, so a verdict several workers see is logged once.
@@ -36,6 +37,7 @@ from sqlalchemy import Connection
 
 from plugin.effects import AwardChange, ChangeEvent
 from plugin.engine import Decision, Engine
+from plugin.engine.facts import from_us
 from plugin.manifest import Manifest
 from plugin.pipeline.effects import EffectRow, EffectSettings, effect_rows
 from plugin.store import Award, AwardState, NewAward, Store
@@ -55,6 +57,7 @@ EVENT_OF: dict[AwardState, ChangeEvent] = {
     "fulfilled": "fulfilled",
 }
 Who = tuple[str, str]  # (person id or the unclaimed "system:id", skill id)
+Key = tuple[str, str, str]  # Decision.key: (person or ref, skill, ticket)
 
 
 @dataclass
@@ -102,6 +105,7 @@ class Reconciler:
         self._logged: dict[str, dict[Who, str]] = {}  # ticket -> last outcome per who
         self._awards: dict[str, list[Award]] = {}  # person -> their awards
         self._created: set[int] = set()  # awards inserted in this transaction
+        self._touched: dict[Key, tuple[Decision, int | None]] = {}  # settled at `flush`
         self._decisions: list[dict[str, Any]] = []  # decision rows to write at `flush`
         self._effects: list[EffectRow] = []  # outbox rows to write at `flush`
 
@@ -109,26 +113,35 @@ class Reconciler:
         self._logged.clear()
         self._awards.clear()
         self._created.clear()
+        self._touched.clear()
         self._decisions, self._effects = [], []
 
     def apply(
         self, decisions: Iterable[Decision], conn: Connection, tally: Tally, inbox_id: int | None
     ) -> None:
-        # Revocations first: a budget place an award frees is then free when one is spent.
-        ordered = sorted(decisions, key=lambda d: d.awarded)
-        for d in ordered:
+        """Log each verdict and remember its key; the ledger follows at `flush`."""
+        for d in decisions:
             self._log(d, conn, tally, inbox_id)
-        for d in ordered:
+            self._touched[d.key] = (d, inbox_id)
+
+    def flush(self, engine: Engine, conn: Connection, tally: Tally) -> None:
+        """Settle every key touched since `begin` from `engine`'s current verdict, then write
+        the decisions and effects, one statement each (call before the transaction commits)."""
+        now: list[Decision] = []
+        for d, inbox_id in self._touched.values():
+            current = engine.current(d) or d  # None: the key is gone; `d` is its last word
+            if current is not d:
+                self._log(current, conn, tally, inbox_id)
+            now.append(current)
+        self._touched.clear()
+        # Revocations first: a budget place an award frees is then free when one is spent.
+        for d in sorted(now, key=lambda d: d.awarded):
             change = self._settle(d, conn, tally)
             if change is not None:
                 new_award = change.award.id in self._created
                 self._effects += effect_rows(
                     self.store, self.manifest, self.settings, change, conn, new_award=new_award
                 )
-
-    def flush(self, conn: Connection, tally: Tally) -> None:
-        """Write the decisions and effects gathered since `begin`, one statement each (call
-        before the transaction commits)."""
         self.store.decisions.record_many(self._decisions, conn=conn)
         tally.effects += self.store.outbox.enqueue_many(self._effects, conn=conn)
         self._decisions, self._effects = [], []
@@ -188,24 +201,25 @@ class Reconciler:
         found = self._find(d.person, d.skill, d.ticket, conn)
         if found is None or found.state not in LIVE:
             return None
-        to: AwardState = FLAGGED if found.state == HANDED_OUT else "revoked"
-        change = self._move(found, to, d.reason, conn)
-        if to == FLAGGED:
+        if found.state == HANDED_OUT:
+            if self._kept(found, conn):
+                return None
             tally.flagged += 1
-        else:
-            tally.revoked += 1
-        return change
+            return self._move(found, FLAGGED, d.reason, when(d), conn)
+        tally.revoked += 1
+        return self._move(found, "revoked", d.reason, when(d), conn)
 
     def _grant(
         self, d: Decision, person: str, skill: str, reward: str, conn: Connection, tally: Tally
     ) -> AwardChange | None:
+        start: AwardState = "pending_approval" if d.approval else "approved"
         new = NewAward(
             person_id=person,
             skill_id=skill,
             ticket_key=d.ticket,
             reward_id=reward,
             points=d.points,
-            state="pending_approval" if d.approval else "approved",
+            state=start,
             ticket_done_at=d.t2,
             sprint_id=d.sprint,
             completion_key=d.completion_key,
@@ -216,24 +230,18 @@ class Reconciler:
         if created:
             self._created.add(award.id)
             tally.awarded += 1
-            return AwardChange(award, "awarded", ENGINE_ACTOR, None, self.clock())
-        if award.state == FLAGGED:
+            return AwardChange(award, "awarded", ENGINE_ACTOR, None, when(d))
+        note = "qualifies again"
+        if award.state == FLAGGED and self._last_actor(award, conn) == ENGINE_ACTOR:
             tally.restored += 1
-            return self._move(award, HANDED_OUT, "done again and still qualifies", conn)
-        if award.state == "revoked" and self._revoked_for_reopen(award, conn):
-            # The ticket was reopened and is done again: the same award comes back. (An
-            # award revoked for cap or budget stays revoked: a worker whose engine lags
-            # behind the ledger could otherwise bring it back while another holds the place.)
-            start: AwardState = "pending_approval" if d.approval else "approved"
+            return self._move(award, HANDED_OUT, note, when(d), conn)
+        if award.state == "revoked" and self._last_actor(award, conn) == ENGINE_ACTOR:
+            # Revoked by the engine, not by a person: the events say it stands again.
             tally.restored += 1
-            at = self.clock()
-            note = "done again and still qualifies"
-            moved = self.store.awards.transition(award.id, start, ENGINE_ACTOR, note, at, conn=conn)
-            self._awards.pop(award.person_id, None)
-            return AwardChange(moved, "awarded", ENGINE_ACTOR, note, at, previous="revoked")
+            return self._move(award, start, note, when(d), conn, event="awarded")
         if award.state in ("revoked", "rejected"):
             log.info(
-                "award %d (%s/%s/%s) qualifies again but stays %s: that state is final",
+                "award %d (%s/%s/%s) qualifies but stays %s: a manager decided so",
                 award.id,
                 person,
                 skill,
@@ -242,15 +250,32 @@ class Reconciler:
             )
         return None
 
-    def _revoked_for_reopen(self, award: Award, conn: Connection) -> bool:
-        last = self.store.awards.events(award.id, conn=conn)[-1]
-        return last.to_state == "revoked" and last.note == "reopened"
+    def _last_actor(self, award: Award, conn: Connection) -> str:
+        return self.store.awards.events(award.id, conn=conn)[-1].actor
 
-    def _move(self, award: Award, to: AwardState, note: str, conn: Connection) -> AwardChange:
-        at = self.clock()
-        moved = self.store.awards.transition(award.id, to, ENGINE_ACTOR, note, at, conn=conn)
+    def _kept(self, award: Award, conn: Connection) -> bool:
+        """A manager resolved a flag on this award by keeping the reward."""
+        return any(
+            e.from_state == FLAGGED and e.to_state == HANDED_OUT and e.actor != ENGINE_ACTOR
+            for e in self.store.awards.events(award.id, conn=conn)
+        )
+
+    def _move(
+        self,
+        award: Award,
+        to: AwardState,
+        note: str,
+        at: datetime,
+        conn: Connection,
+        event: ChangeEvent | None = None,
+    ) -> AwardChange:
+        moved = self.store.awards.transition(
+            award.id, to, ENGINE_ACTOR, note, self.clock(), conn=conn
+        )
         self._awards.pop(award.person_id, None)
-        return AwardChange(moved, EVENT_OF[to], ENGINE_ACTOR, note, at, previous=award.state)
+        self._created.discard(award.id)  # its history is read for the cycle
+        change_event = event or EVENT_OF[to]
+        return AwardChange(moved, change_event, ENGINE_ACTOR, note, at, previous=award.state)
 
     def _find(self, person: str, skill: str, ticket: str, conn: Connection) -> Award | None:
         awards = self._awards.get(person)
@@ -260,6 +285,17 @@ class Reconciler:
 
     def _all(self, conn: Connection) -> list[Award]:
         return self.store.awards.list(conn=conn)
+
+
+def when(d: Decision) -> datetime:
+    """When the events behind a verdict happened: the latest of its facts' times. Statement
+    bodies use it, so a change planned again from the same events is byte-identical."""
+    times = [d.done.at]
+    if d.reopen is not None:
+        times.append(d.reopen.at)
+    if d.completion is not None:
+        times.append(d.completion.at)
+    return from_us(max(times))
 
 
 def _outcomes(rows: Iterable[StoredDecision]) -> dict[Who, str]:

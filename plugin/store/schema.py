@@ -65,9 +65,20 @@ inbox = Table(
     # A lease, so a crashed worker's claim runs out instead of hiding the event forever.
     Column("claimed_by", Text),
     Column("claimed_until", UtcDateTime),
+    # The deciding transaction that marked the event processed (decider.seq).
+    Column("decided_seq", Id),
     UniqueConstraint("source", "natural_key"),
     one_of("status", INBOX_STATUSES),
     Index(None, "status", "id"),
+    Index(None, "decided_seq"),
+)
+
+# One row: the number of the last deciding transaction (see plugin.pipeline.watermark).
+decider = Table(
+    "decider",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Id, nullable=False),
 )
 
 decisions = Table(
