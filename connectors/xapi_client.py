@@ -12,11 +12,14 @@ yielded at most once per call. A statement that does not parse goes to the page'
 
 Writing (`LrsClient.send_statements`): every statement must carry its id (use
 `statement_id(natural_key)`), so a resend is a no-op. 200 (stored) and 204 (all of them
-were already stored: Ralph) are success. A 409 means a statement already stored under one
-of the ids differs from ours: the batch is split until the conflicting ids are known, every
-other statement is still sent, and `StatementConflict` is raised at the end listing
-`conflicts` and `accepted` (stored now or before). 401/403 raise `AuthError`, other 4xx
-`FatalError`.
+were already stored: Ralph) are success. A 409 refuses the batch because the LRS holds a
+statement under one of its ids: the batch is split down to the refused statements, and each
+one is fetched by id and compared with ours (`same_statement`: the fields an LRS adds and
+the timestamp's notation aside). The same statement is success (the spec lets an LRS answer
+409 to a repeat; Ralph does when only the timestamp is written differently). A different
+one is a conflict: every other statement is still sent, and `StatementConflict` is raised
+at the end listing `conflicts` and `accepted` (stored now or before). 401/403 raise
+`AuthError`, other 4xx `FatalError`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pydantic import ValidationError
 from connectors.http import HttpClient, RetryPolicy
 from connectors.paging import NextLink
 from connectors.xapi_models import Statement, as_utc
+from connectors.xapi_statements import same_statement
 from plugin.errors import FatalError
 from plugin.logs import register_secret
 
@@ -239,9 +243,17 @@ class LrsClient:
         if response.status_code != 409:
             return []
         if len(batch) == 1:
-            return [str(batch[0]["id"])]
+            return [] if self._holds(batch[0]) else [str(batch[0]["id"])]
         middle = len(batch) // 2
         return self._post(batch[:middle]) + self._post(batch[middle:])
+
+    def _holds(self, statement: Mapping[str, Any]) -> bool:
+        """Whether the LRS's statement under `statement`'s id is this very statement."""
+        stored = self.get_statement(str(statement["id"]))
+        same = stored is not None and same_statement(stored, statement)
+        if same:
+            log.info("%s: 409 for a statement already stored as sent: success", SERVICE)
+        return same
 
 
 def _json(response: requests.Response) -> Any:

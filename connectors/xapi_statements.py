@@ -16,7 +16,9 @@ Verbs (no single standard verb exists for either; see the ADL / tincan registrie
 - A revoked reward voids its "earned" statement (`adlnet.gov/expapi/verbs/voided`).
 
 Ids are UUIDv5 of the effect's natural key under a fixed namespace, so a resend is the
-same statement and the LRS answers 204 (or 200) instead of storing it twice.
+same statement and the LRS answers 204 (or 200) instead of storing it twice. An LRS may also
+answer 409 to a statement it already has (the spec allows either); `same_statement` tells
+that apart from a different statement under the same id.
 """
 
 from __future__ import annotations
@@ -44,6 +46,40 @@ def statement_id(natural_key: str) -> str:
     if not natural_key:
         raise ValueError("a statement id needs a non-empty natural key")
     return str(uuid.uuid5(STATEMENT_NAMESPACE, natural_key))
+
+
+# Set by the LRS when it stores a statement, so never part of what we sent.
+LRS_FIELDS = frozenset({"stored", "authority", "version"})
+
+
+def same_statement(stored: Mapping[str, Any], sent: Mapping[str, Any]) -> bool:
+    """Whether the LRS's copy `stored` is the statement `sent`: equal but for the fields an
+    LRS adds, and with the timestamp compared as an instant (an LRS may rewrite its form)."""
+    theirs = {k: v for k, v in stored.items() if k not in LRS_FIELDS}
+    ours = {k: v for k, v in sent.items() if k not in LRS_FIELDS}
+    if "timestamp" not in ours:
+        theirs.pop("timestamp", None)  # we sent none: the LRS stamped it
+    elif not _same_time(theirs.pop("timestamp", None), ours.pop("timestamp")):
+        return False
+    return theirs == ours
+
+
+def _same_time(stored: Any, sent: Any) -> bool:
+    if stored == sent:
+        return True
+    instants = [_instant(value) for value in (stored, sent)]
+    return None not in instants and instants[0] == instants[1]
+
+
+def _instant(value: Any) -> datetime | None:
+    """An ISO 8601 time with an offset; None for anything else (no guessing at zones)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        found = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return found if found.tzinfo else None
 
 
 def timestamp(at: datetime) -> str:

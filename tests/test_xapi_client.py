@@ -234,8 +234,22 @@ def test_identical_repeats_are_sent_once_and_differing_ones_refused(
         lrs.send_statements([{"verb": {}}])
 
 
+def stored_as(statements: dict[str, dict[str, Any]]) -> Any:
+    """A GET ?statementId= (or voidedStatementId=) callback: `statements[id]` or 404."""
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        [[sid]] = parse_qs(urlsplit(request.url).query).values()
+        if sid not in statements:
+            return 404, {}, ""
+        return 200, {}, json.dumps(statements[sid])
+
+    return answer
+
+
 def test_409_finds_the_conflicting_ids_and_still_sends_the_rest(rsps: Any, sleeps: Sleeps) -> None:
     stored: list[str] = []
+    different = {sid: {"id": sid, "other": True} for sid in ("id-05", "id-11")}
+    rsps.add_callback(responses.GET, STATEMENTS, callback=stored_as(different))
 
     def lrs(request: Any) -> tuple[int, dict[str, str], str]:
         batch = posted_ids(request)
@@ -256,6 +270,61 @@ def test_409_finds_the_conflicting_ids_and_still_sends_the_rest(rsps: Any, sleep
     expected = [s["id"] for s in statements if s["id"] not in ("id-05", "id-11")]
     assert list(conflict.accepted) == expected
     assert sorted(stored) == expected
+
+
+EARNED = {
+    "id": "6f1d3d1e-8a53-5d8e-9a3c-0d6c1c7b2f10",
+    "actor": {"objectType": "Agent", "mbox": "mailto:ana@example.org"},
+    "verb": {"id": "http://id.tincanapi.com/verb/earned", "display": {"en-US": "earned"}},
+    "object": {"objectType": "Activity", "id": "https://skillrelay.example/rewards/r"},
+    "result": {"score": {"raw": 50}},
+    "timestamp": "2026-11-05T15:00:00.000Z",
+}
+# What an LRS adds when it stores a statement, and how it may rewrite the timestamp.
+AS_STORED = {
+    **EARNED,
+    "timestamp": "2026-11-05T16:00:00+01:00",
+    "stored": "2026-11-06T09:00:00.000Z",
+    "authority": {"objectType": "Agent", "mbox": "mailto:lrs@example.org"},
+    "version": "1.0.0",
+}
+
+
+def test_409_for_the_statement_the_lrs_already_holds_is_success(rsps: Any, sleeps: Sleeps) -> None:
+    # The spec lets an LRS answer 409 (not 204) to a statement it already has.
+    rsps.post(STATEMENTS, status=409, json={"detail": "exists"})
+    rsps.add_callback(responses.GET, STATEMENTS, callback=stored_as({EARNED["id"]: AS_STORED}))
+    assert client(sleeps).send_statements([EARNED]) == [EARNED["id"]]
+    assert [c.request.method for c in rsps.calls] == ["POST", "GET"]
+    assert query(rsps.calls[1]) == {"statementId": [EARNED["id"]]}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"result": {"score": {"raw": 1}}},
+        {"timestamp": "2026-11-05T15:00:01.000Z"},
+        {"context": {"platform": "someone else"}},
+    ],
+    ids=["result", "instant", "extra-field"],
+)
+def test_409_for_a_different_stored_statement_is_a_conflict(
+    rsps: Any, sleeps: Sleeps, change: dict[str, Any]
+) -> None:
+    rsps.post(STATEMENTS, status=409, json={"detail": "Differing statements already exist"})
+    theirs = {**AS_STORED, **change}
+    rsps.add_callback(responses.GET, STATEMENTS, callback=stored_as({EARNED["id"]: theirs}))
+    with pytest.raises(StatementConflict) as caught:
+        client(sleeps).send_statements([EARNED])
+    assert caught.value.conflicts == (EARNED["id"],)
+
+
+def test_409_for_a_statement_the_lrs_cannot_show_is_a_conflict(rsps: Any, sleeps: Sleeps) -> None:
+    rsps.post(STATEMENTS, status=409, json={"detail": "exists"})
+    rsps.add_callback(responses.GET, STATEMENTS, callback=stored_as({}))
+    with pytest.raises(StatementConflict) as caught:
+        client(sleeps).send_statements([EARNED])
+    assert caught.value.conflicts == (EARNED["id"],)
 
 
 @pytest.mark.parametrize("status", [400, 404, 413])

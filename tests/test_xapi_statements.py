@@ -22,6 +22,7 @@ from connectors.xapi import (
     statement_id,
     voiding_statement,
 )
+from connectors.xapi_statements import same_statement
 from plugin.domain import PersonRef
 
 AT = datetime(2024, 5, 3, 14, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
@@ -153,6 +154,52 @@ def test_the_statements_we_send_read_back_with_our_own_model() -> None:
 def test_naive_times_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone"):
         voiding_statement(ANA, target_id="a", at=datetime(2024, 1, 1), natural_key="k")
+
+
+# -- the same statement, as an LRS stores it ------------------------------------------------
+
+SENT = earned_statement(
+    ANA,
+    reward_id="sql-champion",
+    reward_name="SQL champion",
+    kind="points",
+    points=50,
+    state="granted",
+    at=AT,
+    natural_key="earned:1",
+)
+STORED = {  # what an LRS adds, and the timestamp in another notation
+    **SENT,
+    "timestamp": "2024-05-03T14:30:15.123+02:00",
+    "stored": "2024-05-03T12:31:00.000Z",
+    "authority": {"objectType": "Agent", "mbox": "mailto:lrs@example.org"},
+    "version": "1.0.3",
+}
+
+
+def test_the_lrs_copy_of_our_statement_is_the_same_statement() -> None:
+    assert SENT["timestamp"] == "2024-05-03T12:30:15.123Z"
+    assert same_statement(STORED, SENT)
+    assert same_statement(SENT, SENT)
+    assert same_statement({**STORED, "result": {**SENT["result"], "score": {"raw": 50.0}}}, SENT)
+    undated = {k: v for k, v in SENT.items() if k != "timestamp"}
+    assert same_statement(STORED, undated)  # the LRS stamped a statement sent without one
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"result": {"score": {"raw": 1}}},
+        {"timestamp": "2024-05-03T12:30:15.124Z"},
+        {"timestamp": "2024-05-03T12:30:15.123"},  # no offset: not known to be the same
+        {"context": {"platform": "someone else"}},
+        {"verb": {"id": VERB_PERFORMED, "display": {"en-US": "performed"}}},
+        {"attachments": []},
+    ],
+    ids=["result", "instant", "naive", "context", "verb", "added-field"],
+)
+def test_a_different_statement_under_our_id_is_not_the_same(change: dict[str, object]) -> None:
+    assert not same_statement({**STORED, **change}, SENT)
 
 
 # -- actor keys -----------------------------------------------------------------------------
