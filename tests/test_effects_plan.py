@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -245,3 +246,98 @@ def test_bad_inputs_are_refused() -> None:
         AwardChange(award, "awarded", "engine", None, DONE_AT.replace(tzinfo=None))
     with pytest.raises(ValueError, match="deployment"):
         plan(change(award, "awarded"), deployment="server")  # type: ignore[arg-type]
+
+
+# -- cycles: an award revoked and come back -------------------------------------------------
+
+
+def lrs_statements(award_change: AwardChange) -> dict[str, dict[str, object]]:
+    """The LRS statements a change plans, by action."""
+    return {e.action: e.payload["statement"] for e in plan(award_change) if e.target == "lrs"}
+
+
+def test_cycle_0_keeps_the_statement_ids_already_in_lrs_stores() -> None:
+    # Known answers: statements sent before cycles existed must keep deduplicating.
+    award = make_award(state="approved")
+    made = lrs_statements(change(award, "awarded"))
+    void = lrs_statements(change(award, "revoked", previous="approved"))["voided"]
+    assert made["applied"]["id"] == "2bd78825-77ec-5c99-b065-9c045440f910"
+    assert made["earned"]["id"] == "c6ed141e-c7a1-5870-b4d4-4f517d421240"
+    assert void["id"] == "c84dec46-9102-55f7-94a1-d7a35d031150"
+    assert earned_statement_id(award) == earned_statement_id(award, 0) == made["earned"]["id"]
+
+
+def test_each_cycle_has_its_own_statement_ids() -> None:
+    award = flags_award()
+    ids: list[str] = []
+    for cycle in range(3):
+        made = lrs_statements(change(award, "awarded", cycle=cycle))
+        void = lrs_statements(change(award, "revoked", previous="approved", cycle=cycle))
+        ids += [made["applied"]["id"], made["earned"]["id"], void["voided"]["id"]]
+        assert made["earned"]["id"] == earned_statement_id(award, cycle)
+        assert void["voided"]["object"] == {  # a revocation voids its own cycle's reward
+            "objectType": "StatementRef",
+            "id": earned_statement_id(award, cycle),
+        }
+    assert len(set(ids)) == 9
+    later = lrs_statements(change(award, "awarded", cycle=2))["earned"]
+    assert later["id"] == statement_id("skillrelay:award:ben.carter:feature-flags:PAY-202:earned#2")
+
+
+def test_a_second_revocation_is_a_new_voiding_statement() -> None:
+    award = flags_award()
+    first = change(award, "revoked", previous="approved", at=DONE_AT + timedelta(days=1))
+    second = change(award, "revoked", previous="approved", at=DONE_AT + timedelta(days=5), cycle=1)
+    [one, two] = [lrs_statements(c)["voided"] for c in (first, second)]
+    assert one["id"] != two["id"]
+    assert (one["timestamp"], two["timestamp"]) == (
+        "2026-11-06T15:00:00.000Z",
+        "2026-11-10T15:00:00.000Z",
+    )
+
+
+def test_effect_keys_are_per_cycle() -> None:
+    award = flags_award()
+    life: list[tuple[ChangeEvent, AwardState | None]] = [
+        ("awarded", None),
+        ("revoked", "approved"),
+    ]
+    keys = [
+        e.idempotency_key
+        for cycle in range(3)
+        for event, previous in life
+        for e in plan(change(award, event, previous=previous, cycle=cycle))
+    ]
+    assert len(keys) == len(set(keys))
+    assert [k for k in keys if k.endswith(":lrs:earned")] == [
+        "23:awarded:lrs:earned",
+        "23:awarded#1:lrs:earned",
+        "23:awarded#2:lrs:earned",
+    ]
+    assert [k for k in keys if k.endswith(":lrs:voided")] == [
+        "23:revoked:lrs:voided",
+        "23:revoked#1:lrs:voided",
+        "23:revoked#2:lrs:voided",
+    ]
+
+
+def test_a_cycle_is_planned_the_same_whenever_it_is_planned() -> None:
+    # Times come from the award (ticket done) and the change (revoked at), never the clock,
+    # so planning a change again, or retrying its effect, sends the same bytes.
+    award = flags_award()
+    made = change(award, "awarded", at=DONE_AT + timedelta(days=3), cycle=1)
+    revoked = change(award, "revoked", previous="approved", at=DONE_AT + timedelta(days=4))
+    for one in (made, replace(revoked, cycle=1)):
+        assert json.dumps([e.payload for e in plan(one)]) == json.dumps(
+            [e.payload for e in plan(one)]
+        )
+    statements = lrs_statements(made)
+    assert statements["applied"]["timestamp"] == "2026-11-05T15:00:00.000Z"  # ticket done
+    assert statements["earned"]["timestamp"] == "2026-11-05T15:00:00.000Z"
+    void = lrs_statements(replace(revoked, cycle=1))["voided"]
+    assert void["timestamp"] == "2026-11-09T15:00:00.000Z"  # revoked at
+
+
+def test_a_negative_cycle_is_refused() -> None:
+    with pytest.raises(ValueError, match="cycle"):
+        AwardChange(make_award(), "awarded", "engine", None, DONE_AT, cycle=-1)

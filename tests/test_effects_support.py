@@ -129,10 +129,11 @@ def change(
     note: str | None = None,
     previous: AwardState | None = None,
     at: datetime = DONE_AT + timedelta(days=1),
+    cycle: int = 0,
 ) -> AwardChange:
     if event != "awarded":
         award = replace(award, state=STATE_AFTER[event])
-    return AwardChange(award, event, actor, note, at, previous)
+    return AwardChange(award, event, actor, note, at, previous, cycle)
 
 
 def plan(

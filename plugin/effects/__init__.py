@@ -2,13 +2,16 @@
 
 `effects_for(change, manifest, jira_base_url=..., deployment=...)` turns an `AwardChange`
 into `Effect`s, each with a deterministic idempotency key `<award id>:<event>:<target>:<action>`
-that the outbox stores once and `connectors.delivery` delivers once at the target:
+(`<event>#<cycle>` once the award has come back after a revocation) that the outbox stores
+once and `connectors.delivery` delivers once at the target:
 
 - jira/comment on every event (who applied which skill from which module, the reward and
   its state; later a one-line update), ending with the line `skillrelay ref <key>`;
 - jira/label `skill-applied:<skill id>` when the award is made;
 - lrs/applied when the award is made; lrs/earned when the reward is granted (made without
   approval, approved, fulfilled; the same statement each time); lrs/voided when revoked.
+  Each cycle has its own statement ids (plugin.effects.statements), so the "earned"
+  statement of a returned award is live again and each revocation voids its own cycle's.
 
 xAPI verbs (no single standard verb exists for either; see connectors.xapi_statements):
 - performed `https://w3id.org/xapi/dod-isd/verbs/performed`: "carry out, accomplish a task",

@@ -51,6 +51,8 @@ class AwardChange:
             )
         if self.at.tzinfo is None:
             raise ValueError("AwardChange.at must be timezone-aware")
+        if self.cycle < 0:
+            raise ValueError(f"AwardChange.cycle counts returns, it cannot be {self.cycle}")
 
 
 @dataclass(frozen=True)

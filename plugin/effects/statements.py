@@ -4,6 +4,12 @@ Ids come from the ledger's natural key of the award (person, skill, ticket), not
 database id, so a rebuilt database replays to the same ids and the LRS keeps one copy.
 The content of the "earned" statement does not depend on which event sends it (awarded,
 approved or fulfilled): a second send is the same statement and the LRS answers 204.
+
+Each cycle of an award (its first life, then each return after a revocation) has its own
+ids: a voided statement can never be live again, so a returned award needs a new "earned"
+statement, and the next revocation a new voiding statement that voids that one. Cycle 0
+keeps the ids it always had, so statements already in an LRS still deduplicate. Times come
+from the award and the change, never the clock, so a retry sends the same bytes.
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ from plugin.store.models import Award
 Statement = dict[str, Any]
 
 
-def natural_key(award: Award, what: str) -> str:
-    return f"skillrelay:award:{award.person_id}:{award.skill_id}:{award.ticket_key}:{what}"
+def natural_key(award: Award, what: str, cycle: int = 0) -> str:
+    """`skillrelay:award:<person>:<skill>:<ticket>:<what>`, then `#<cycle>` after cycle 0."""
+    key = f"skillrelay:award:{award.person_id}:{award.skill_id}:{award.ticket_key}:{what}"
+    return f"{key}#{cycle}" if cycle else key
 
 
 def actor_key(facts: Facts, manifest: Manifest) -> str | None:
@@ -66,7 +74,7 @@ def applied(who: dict[str, Any], change: AwardChange, facts: Facts) -> Statement
         ticket_key=award.ticket_key,
         module_iri=facts.module_iri,
         at=award.ticket_done_at,
-        natural_key=natural_key(award, "applied"),
+        natural_key=natural_key(award, "applied", change.cycle),
     )
 
 
@@ -80,7 +88,7 @@ def earned(who: dict[str, Any], change: AwardChange, facts: Facts) -> Statement:
         points=award.points,
         state="granted",
         at=award.ticket_done_at,  # earned for the work done then, whatever event sends it
-        natural_key=natural_key(award, "earned"),
+        natural_key=natural_key(award, "earned", change.cycle),
         skill_id=award.skill_id,
         ticket_url=facts.ticket_url,
     )
@@ -90,11 +98,11 @@ def voiding(who: dict[str, Any], change: AwardChange) -> Statement:
     award = change.award
     return voiding_statement(
         who,
-        target_id=earned_statement_id(award),
-        at=change.at,
-        natural_key=natural_key(award, "earned:voided"),
+        target_id=earned_statement_id(award, change.cycle),  # this cycle's, never another's
+        at=change.at,  # when it was revoked: planned once, the same on every retry
+        natural_key=natural_key(award, "earned:voided", change.cycle),
     )
 
 
-def earned_statement_id(award: Award) -> str:
-    return statement_id(natural_key(award, "earned"))
+def earned_statement_id(award: Award, cycle: int = 0) -> str:
+    return statement_id(natural_key(award, "earned", cycle))
