@@ -3,8 +3,10 @@
 - `JiraSender` / `DryRunJiraSender` (connectors.delivery_jira): comments and labels, exactly
   once at the issue through the issue property `skillrelay.effects`.
 - `LrsSender`: statements with deterministic ids, so the LRS keeps one copy however often
-  they are sent (200 stored, 204 already stored). A 409 means a statement with one of our
-  ids but different content is stored: a FatalError that dead-letters the effect.
+  they are sent (200 stored, 204 already stored; a 409 whose stored statement is the one we
+  sent is success too, see connectors.xapi_client). A different statement stored under one
+  of our ids should never happen (ids are per award cycle, bodies deterministic): a
+  FatalError that dead-letters the effect and names the id, never the body.
   `send_many` sends the statements of many effects in one `send_statements` call (batches
   of the client's size) and reports each effect's outcome, so a conflict dead-letters only
   the effects that carry a refused id.
@@ -63,9 +65,22 @@ def _statements(effect: Effect) -> list[Mapping[str, Any]]:
 def _conflict(ids: Sequence[str]) -> FatalError:
     return FatalError(
         LRS_SERVICE,
-        "the LRS already holds different content under statement id(s) " + ", ".join(ids),
+        f"the LRS holds a different statement under {_ids(ids)}; this should never happen "
+        "(each award cycle has statement ids of its own)",
         409,
     )
+
+
+def _clash(ids: Sequence[str]) -> FatalError:
+    return FatalError(
+        LRS_SERVICE,
+        f"an earlier effect of the batch carries a different statement under {_ids(ids)}; "
+        "this should never happen (each award cycle has statement ids of its own)",
+    )
+
+
+def _ids(ids: Sequence[str]) -> str:
+    return ("id " if len(ids) == 1 else "ids ") + ", ".join(ids)
 
 
 class LrsSender:
@@ -96,7 +111,7 @@ class LrsSender:
                 continue
             clash = [sid for sid, s in mine.items() if sid in batch and batch[sid] != s]
             if clash:  # sent one at a time, the earlier effect would have stored its own
-                outcomes[index] = _conflict(clash)
+                outcomes[index] = _clash(clash)
                 continue
             batch.update((sid, s) for sid, s in mine.items() if sid not in batch)
             owned[index] = list(mine)

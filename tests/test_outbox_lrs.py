@@ -48,6 +48,13 @@ def statement_ids(lrs: LrsClient) -> list[str]:
     return [s.id for page in lrs.statements() for s in page.statements]
 
 
+def conflict_reason(statement_id: str) -> str:
+    return (
+        f"xapi (HTTP 409): the LRS holds a different statement under id {statement_id}; "
+        "this should never happen (each award cycle has statement ids of its own)"
+    )
+
+
 def lrs_effects(effects: list[Effect]) -> list[Effect]:
     return [e for e in effects if e.target == "lrs"]
 
@@ -102,10 +109,25 @@ def test_different_content_under_our_id_is_a_dead_letter(
     enqueue(store, [earned], T0)
     assert worker(store, lrs).run_once(T0).dead == 1
     [item] = store.outbox.list()
-    assert item.last_error == (
-        "xapi (HTTP 409): the LRS already holds different content under statement id(s) "
-        + earned.payload["statement"]["id"]
-    )
+    assert item.last_error == conflict_reason(earned.payload["statement"]["id"])
+    assert "score" not in (item.last_error or "")  # the id, never the body
+
+
+def test_our_statement_stored_in_another_notation_is_delivered(
+    store: Store, ralph_lrs: RalphServer
+) -> None:
+    lrs = client(ralph_lrs)
+    award = store_award(store, flags_award())
+    [_, earned] = lrs_effects(plan(change(award, "awarded")))
+    statement = earned.payload["statement"]
+    # Stored before with the same instant written as +00:00: Ralph answers our copy 409.
+    same_instant = statement["timestamp"].replace(".000Z", "+00:00")
+    assert same_instant != statement["timestamp"]
+    lrs.send_statements([dict(statement, timestamp=same_instant)])
+    enqueue(store, [earned], T0)
+
+    assert worker(store, lrs).run_once(T0) == DeliveryStats(claimed=1, done=1)
+    assert statement_ids(lrs) == [statement["id"]]
 
 
 def test_lrs_down_then_back_delivers_exactly_once(store: Store, ralph_lrs: RalphServer) -> None:
@@ -170,10 +192,7 @@ def test_a_conflict_in_a_batch_dead_letters_only_its_effect(
     )
     [dead] = store.outbox.list(status="dead")
     assert dead.idempotency_key == middle.idempotency_key
-    assert dead.last_error == (
-        "xapi (HTTP 409): the LRS already holds different content under statement id(s) "
-        + middle.payload["statement"]["id"]
-    )
+    assert dead.last_error == conflict_reason(middle.payload["statement"]["id"])
     assert len(store.outbox.list(status="done")) == 5
     others = [e.payload["statement"]["id"] for e in sent if e is not middle]
     assert all(lrs.get_statement(sid) is not None for sid in others)
