@@ -27,7 +27,7 @@ from typing import Any
 from connectors import jira_adf as adf
 from connectors.jira_client import JiraClient
 from plugin.effects import COMMENT, LABEL, REF_PREFIX, Effect
-from plugin.errors import FatalError
+from plugin.errors import AuthError, FatalError
 
 SERVICE = "jira"
 PROPERTY_KEY = "skillrelay.effects"
@@ -59,6 +59,19 @@ def _label(effect: Effect) -> str:
     return label
 
 
+# Answers that can never succeed as the effect stands: dead-lettered at once, with why.
+REFUSED = {
+    400: "Jira refused the request as invalid; it will not succeed as it is",
+    404: "the issue does not exist or the account cannot see it",
+    410: "the issue is gone",
+}
+
+
+def _reason(exc: FatalError) -> str:
+    """The status's reason phrase of a connector error ("Not Found")."""
+    return str(exc).split(": ", 1)[-1]
+
+
 def refs_in(text: str) -> set[str]:
     """The idempotency keys named by `skillrelay ref` lines (wiki escapes removed)."""
     return set(_REF.findall(text.replace("\\", "")))
@@ -79,12 +92,22 @@ class JiraSender:
         self.clock = clock
 
     def send(self, effect: Effect) -> None:
-        if effect.action == COMMENT:
-            self._comment(effect)
-        elif effect.action == LABEL:
-            self._add_label(effect)
-        else:
-            raise FatalError(SERVICE, f"no Jira action {effect.action!r}")
+        try:
+            if effect.action == COMMENT:
+                self._comment(effect)
+            elif effect.action == LABEL:
+                self._add_label(effect)
+            else:
+                raise FatalError(SERVICE, f"no Jira action {effect.action!r}")
+        except AuthError:
+            raise
+        except FatalError as exc:
+            hint = REFUSED.get(exc.status or 0)
+            if hint is None:
+                raise
+            # Jira's own words stay out (bodies carry personal data): say what was refused.
+            what = f"{effect.action} on {effect.payload.get('issue', '?')}"
+            raise FatalError(SERVICE, f"{what}: {_reason(exc)}: {hint}", exc.status) from None
 
     def _comment(self, effect: Effect) -> None:
         issue, key = _issue(effect), effect.idempotency_key

@@ -107,7 +107,8 @@ def test_fatal_400_is_dead_at_once(store: Store, jira_cloud: JiraHarness) -> Non
     assert (item.status, item.attempts, item.last_error) == (
         "dead",
         1,
-        "jira (HTTP 400): Bad Request",
+        "jira (HTTP 400): label on PAY-101: Bad Request: Jira refused the request as invalid; "
+        "it will not succeed as it is",
     )
     assert store.outbox.backlog().dead == 1  # what /readyz reports
 
