@@ -52,7 +52,7 @@ class Settings:
     worker_id: str
     poll: float = 2.0  # seconds between looks at the inbox and the outbox when not woken
     batch: int = 100  # inbox events per pipeline run
-    lease: float = 60.0  # seconds an outbox effect stays with the worker that claimed it
+    lease: float = 60.0  # seconds a claimed inbox event or outbox effect stays with its worker
     retry_base: float = BACKOFF_BASE  # seconds before an effect's second attempt
     grace: float = 10.0  # seconds a shutdown may take
     jira_dry_run: bool = False  # log Jira's effects instead of writing them
@@ -85,6 +85,9 @@ def open_parts(settings: Settings, env: Mapping[str, str] | None = None) -> Open
     manifest = load_manifest(settings.manifest_file)
     found = os.environ if env is None else env
     store = Store.open(settings.database)
+    # The pipeline's inbox claims hold for --lease too: a killed worker's events come back
+    # after that, not after the inbox's default.
+    store.inbox.lease_seconds = settings.lease
     log.info("store: %s", store.url)
     return Opened(manifest, Secrets(str(settings.manifest_file), found), found, store)
 

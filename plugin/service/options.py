@@ -49,7 +49,8 @@ def add_common(parser: argparse.ArgumentParser) -> None:
         type=positive,
         default=60.0,
         metavar="S",
-        help="seconds a claimed effect stays with this worker before others may take it (60)",
+        help="seconds a claimed inbox event or outbox effect stays with this worker before "
+        "others may take it; renewed while an effect is being delivered (60)",
     )
     tuning.add_argument(
         "--retry-base",

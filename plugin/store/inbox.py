@@ -20,6 +20,10 @@ _FINISH = update(inbox).where(inbox.c.id.in_(bindparam("row_ids", expanding=True
 
 
 class Inbox(Repository):
+    # Seconds a claim holds when the caller names none: a service sets its `--lease` here,
+    # so a killed worker's events come back after that, whoever claims them.
+    lease_seconds: float = DEFAULT_LEASE
+
     def add(
         self,
         source: str,
@@ -56,15 +60,17 @@ class Inbox(Repository):
         limit: int,
         worker: str,
         *,
-        lease_seconds: float = DEFAULT_LEASE,
+        lease_seconds: float | None = None,
         statuses: Sequence[InboxStatus] = ("new",),
         conn: Connection | None = None,
     ) -> Items:
         """Lease the oldest unclaimed events to one worker; an expired lease is free again.
 
         The items come without `raw` (None): what was delivered is kept for people reading
-        the inbox, and decoding it for every claim cost the pipeline more than the payload."""
+        the inbox, and decoding it for every claim cost the pipeline more than the payload.
+        The lease is `lease_seconds`, else the inbox's own `lease_seconds`."""
         now = self.clock()
+        lease = self.lease_seconds if lease_seconds is None else lease_seconds
         free = or_(inbox.c.claimed_until.is_(None), inbox.c.claimed_until < now)
         query = (
             select(inbox.c.id)
@@ -74,7 +80,7 @@ class Inbox(Repository):
         )
         values = {
             "claimed_by": worker,
-            "claimed_until": now + timedelta(seconds=lease_seconds),
+            "claimed_until": now + timedelta(seconds=lease),
             "attempts": inbox.c.attempts + 1,
         }
         with self.tx(conn) as c:
