@@ -140,10 +140,13 @@ def test_invalid_move_and_unknown_award(run: Run, db: tuple[Store, dict[str, int
     assert run("fulfil", str(award), "--by", "amara.okafor") == (
         2,
         "",
-        f"skillrelay: award {award} is pending_approval; it cannot become fulfilled "
-        "(allowed: approved, rejected, revoked)\n",
+        f"skillrelay: award {award} is pending_approval: a manager can fulfil an award that "
+        "is approved or revocation_flagged\n",
     )
     assert run("approve", "999", "--by", "amara.okafor") == (2, "", "skillrelay: no award 999\n")
+    assert run("revoke", str(award), "--by", "amara.okafor")[0] == 0
+    # A revoked award is never brought back by hand (the ledger would allow the move).
+    assert run("approve", str(award), "--by", "amara.okafor")[0] == 2
 
 
 def test_balances(run: Run, db: tuple[Store, dict[str, int]]) -> None:

@@ -17,7 +17,17 @@ from plugin.errors import ConfigError
 from plugin.manifest import Manifest
 from plugin.pipeline.effects import EffectSettings, enqueue_effects
 from plugin.pipeline.lock import hold_decider_lock
-from plugin.store import Award, AwardState, Store, UnknownAward
+from plugin.store import Award, AwardState, InvalidTransition, Store, UnknownAward
+
+
+# The states each action starts from. The ledger allows more moves (an award revoked by the
+# engine comes back on its own), but a manager never brings back a revoked award by hand.
+ACTS_ON: dict[str, tuple[AwardState, ...]] = {
+    "approve": ("pending_approval",),
+    "reject": ("pending_approval",),
+    "fulfil": ("approved", "revocation_flagged"),
+    "revoke": ("pending_approval", "approved", "revocation_flagged"),
+}
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,11 @@ class AwardActions:
             why = refusal(self.manifest, by, award.person_id, verb)
             if why is not None:
                 raise ConfigError(why)
+            if award.state not in ACTS_ON[verb]:
+                raise InvalidTransition(
+                    f"award {award_id} is {award.state}: a manager can {verb} an award that "
+                    f"is {' or '.join(ACTS_ON[verb])}"
+                )
             moved = self.store.awards.transition(award_id, to, by, note, at, conn=conn)
             change = AwardChange(moved, event, by, note, at, previous=award.state)
             queued = enqueue_effects(self.store, self.manifest, self.settings, change, conn)
