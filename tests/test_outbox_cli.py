@@ -35,6 +35,7 @@ def filled(store: Store) -> Store:
     """Four effects of one award: comment done, label dead, two statements pending."""
     enqueue(store, plan(change(store_award(store, make_award(state="approved")), "awarded")), T0)
     comment, label = store.outbox.claim_due(T0, 2, "w1")
+    store.outbox.start([comment.id, label.id], "w1", T0, 60)  # one attempt each
     store.outbox.mark_done(comment.id)
     store.outbox.mark_dead(label.id, "jira (HTTP 400): Bad Request")
     return store

@@ -41,7 +41,7 @@ def test_claim_due_respects_next_attempt_at(store: Store) -> None:
         "later",
         "in_flight",
         "w1",
-        1,
+        0,  # a claim is not an attempt: `start` counts one
     )
     assert item.claimed_until == LATER + timedelta(seconds=60)
 
@@ -58,15 +58,35 @@ def test_an_expired_lease_is_claimed_again(store: Store) -> None:
     [first] = store.outbox.claim_due(T0, 1, "crashed", lease_seconds=30)
     assert store.outbox.claim_due(T0 + timedelta(seconds=29), 1, "w2") == []
     [again] = store.outbox.claim_due(T0 + timedelta(seconds=31), 1, "w2")
-    assert (again.id, again.claimed_by, again.attempts) == (first.id, "w2", 2)
-    # The crashed worker lost its lease: its late report is ignored.
+    assert (again.id, again.claimed_by) == (first.id, "w2")
+    # The crashed worker lost its lease: it may not start a send, its late report is ignored.
+    assert store.outbox.start([first.id], "crashed", T0 + timedelta(seconds=32), 30) == set()
+    assert store.outbox.renew([first.id], "crashed", LATER) == set()
     assert store.outbox.mark_done(first.id, worker="crashed") is False
     assert store.outbox.mark_done(first.id, worker="w2") is True
+
+
+def test_start_counts_an_attempt_and_renews_the_lease(store: Store) -> None:
+    enqueue(store, "a")
+    enqueue(store, "b")
+    a, b = store.outbox.claim_due(T0, 2, "w1", lease_seconds=30)
+    later = T0 + timedelta(seconds=20)
+    assert store.outbox.start([a.id], "w1", later, 30) == {a.id}
+    started = store.outbox.get(a.id)
+    assert started is not None
+    assert (started.attempts, started.claimed_until) == (1, later + timedelta(seconds=30))
+    # Renewed, a's lease outlives b's, which lapses and goes to another worker.
+    assert store.outbox.renew([a.id, b.id], "w1", T0 + timedelta(seconds=60)) == {a.id, b.id}
+    assert store.outbox.claim_due(T0 + timedelta(seconds=61), 2, "w2") != []
+    assert store.outbox.start([a.id, b.id], "w1", T0 + timedelta(seconds=62), 30) == set()
+    untried = store.outbox.get(b.id)
+    assert untried is not None and (untried.attempts, untried.claimed_by) == (0, "w2")
 
 
 def test_retry_then_done(store: Store) -> None:
     enqueue(store, "k")
     [item] = store.outbox.claim_due(T0, 1, "w1")
+    store.outbox.start([item.id], "w1", T0, 60)
     assert store.outbox.mark_retry(item.id, "HTTP 503", LATER)
     retried = store.outbox.get(item.id)
     assert retried is not None
@@ -78,6 +98,7 @@ def test_retry_then_done(store: Store) -> None:
     assert retried.claimed_by is None
     assert store.outbox.claim_due(T0, 1, "w1") == []
     [again] = store.outbox.claim_due(LATER, 1, "w1")
+    store.outbox.start([again.id], "w1", LATER, 60)
     store.outbox.mark_done(again.id)
     done = store.outbox.get(item.id)
     assert done is not None and (done.status, done.attempts, done.last_error) == ("done", 2, None)
@@ -87,18 +108,21 @@ def test_retry_then_done(store: Store) -> None:
 def test_dead_letter_and_manual_retry(store: Store) -> None:
     enqueue(store, "k")
     [item] = store.outbox.claim_due(T0, 1, "w1")
+    store.outbox.start([item.id], "w1", T0, 60)
     assert store.outbox.mark_dead(item.id, "HTTP 400: field not on screen")
     assert [i.id for i in store.outbox.list(status="dead")] == [item.id]
     assert store.outbox.claim_due(LATER, 1, "w1") == []
     assert store.outbox.backlog().dead == 1
+    before = datetime.now(UTC)
     assert store.outbox.retry(item.id) is True
     assert store.outbox.retry(item.id) is False  # no longer dead
     [again] = store.outbox.claim_due(datetime.now(UTC) + timedelta(seconds=1), 1, "w1")
     assert (again.id, again.attempts, again.last_error) == (
         item.id,
-        1,
+        0,
         "HTTP 400: field not on screen",
     )
+    assert again.created_at >= before  # a fresh retry budget, from now
 
 
 def test_backlog(store: Store) -> None:

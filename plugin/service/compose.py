@@ -53,7 +53,7 @@ class Settings:
     poll: float = 2.0  # seconds between looks at the inbox and the outbox when not woken
     batch: int = 100  # inbox events per pipeline run
     lease: float = 60.0  # seconds a claimed inbox event or outbox effect stays with its worker
-    retry_base: float = BACKOFF_BASE  # seconds before an effect's second attempt
+    retry_base: float = BACKOFF_BASE  # seconds a failing target is first left alone
     grace: float = 10.0  # seconds a shutdown may take
     jira_dry_run: bool = False  # log Jira's effects instead of writing them
 
@@ -176,7 +176,7 @@ def deliver(worker: OutboxWorker, stop: threading.Event) -> bool:
             stats.dead,
             stats.lost,
         )
-    return stats.claimed >= worker.batch and not stop.is_set()
+    return stats.full and not stop.is_set()
 
 
 def sync_loop(

@@ -57,7 +57,8 @@ def add_common(parser: argparse.ArgumentParser) -> None:
         type=positive,
         default=BACKOFF_BASE,
         metavar="S",
-        help=f"seconds before a failed effect's second attempt, doubling after ({BACKOFF_BASE:g})",
+        help="seconds a failing target (Jira, the LRS) is first left alone, doubling with "
+        f"each failure in a row up to an hour; a longer Retry-After wins ({BACKOFF_BASE:g})",
     )
     tuning.add_argument(
         "--grace",

@@ -2,6 +2,12 @@
 
 Each effect is stored once per idempotency key in the same transaction as the decision
 that caused it; workers lease due rows, so a crashed worker's rows come back after the lease.
+
+A claim is not an attempt: `start` counts one when the worker is about to send, and fences
+it (only the lease holder may start, and starting renews the lease). `renew` keeps a lease
+alive while a send runs; mark_* with `worker` record an outcome only for the lease holder.
+`created_at` is when the effect was first due (queued, or due later): its retry budget runs
+from there, and `retry` of a dead effect starts it again.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
 from plugin.store.base import Repository, prepared, to_model, upsert_insert
 from plugin.store.models import Backlog, Json, OutboxItem, OutboxStatus
@@ -36,6 +42,19 @@ _DONE_HELD = (
     )
     .returning(outbox.c.id)
 )
+_HELD = and_(
+    outbox.c.id.in_(bindparam("row_ids", expanding=True)),
+    outbox.c.claimed_by == bindparam("holder"),
+    outbox.c.status == "in_flight",
+)
+_RENEW = (
+    update(outbox)
+    .where(_HELD)
+    .values(claimed_until=bindparam("until"), updated_at=bindparam("now"))
+    .returning(outbox.c.id)
+)
+_STARTED = outbox.c.id.in_(bindparam("started", expanding=True))
+_START = _RENEW.values(attempts=outbox.c.attempts + case((_STARTED, 1), else_=0))
 
 
 class Outbox(Repository):
@@ -77,7 +96,8 @@ class Outbox(Repository):
         *,
         conn: Connection | None = None,
     ) -> Items:
-        """Lease up to `limit` due effects: pending and due, or in flight with a lapsed lease."""
+        """Lease up to `limit` due effects: pending and due, or in flight with a lapsed lease.
+        Claiming spends no attempt (see `start`)."""
         due = or_(
             and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
             and_(outbox.c.status == "in_flight", outbox.c.claimed_until < now),
@@ -88,13 +108,58 @@ class Outbox(Repository):
             "status": "in_flight",
             "claimed_by": worker,
             "claimed_until": now + timedelta(seconds=lease_seconds),
-            "attempts": outbox.c.attempts + 1,
             "updated_at": now,
         }
         with self.tx(conn) as c:
             rows = self.lease(c, outbox, query, values)
         items = [to_model(OutboxItem, r) for r in rows]
         return sorted(items, key=lambda item: (item.next_attempt_at, item.id))
+
+    def start(
+        self,
+        ids: Sequence[int],
+        worker: str,
+        now: datetime,
+        lease_seconds: float,
+        *,
+        also: Sequence[int] = (),
+        conn: Connection | None = None,
+    ) -> set[int]:
+        """About to send `ids`: count an attempt on each that `worker` still holds, and renew
+        its lease from `now`, with those of `also` (the rest of the worker's batch: a batch
+        keeps one deadline). The ids of both still held; the others are another worker's
+        now, not to be sent or recorded."""
+        values = {"started": list(ids)}
+        every = [*ids, *also]
+        until = now + timedelta(seconds=lease_seconds)
+        return self._held(_START, every, worker, now, until, conn, **values)
+
+    def renew(
+        self,
+        ids: Sequence[int],
+        worker: str,
+        until: datetime,
+        *,
+        conn: Connection | None = None,
+    ) -> set[int]:
+        """Extend the lease of the `ids` `worker` still holds to `until`; return them."""
+        return self._held(_RENEW, ids, worker, self.clock(), until, conn)
+
+    def _held(
+        self,
+        stmt: Any,
+        ids: Sequence[int],
+        worker: str,
+        now: datetime,
+        until: datetime,
+        conn: Connection | None,
+        **more: Any,
+    ) -> set[int]:
+        if not ids:
+            return set()
+        values = {"row_ids": list(ids), "holder": worker, "until": until, "now": now, **more}
+        with self.tx(conn) as c:
+            return set(c.execute(stmt, values).scalars())
 
     def mark_done(
         self, id: int, *, worker: str | None = None, conn: Connection | None = None
@@ -132,12 +197,15 @@ class Outbox(Repository):
         return self._set(id, worker, conn, status="dead", last_error=error)
 
     def retry(self, id: int, *, conn: Connection | None = None) -> bool:
-        """Give a dead effect a fresh start now; False if it was not dead."""
+        """Give a dead effect a fresh start now, with a fresh retry budget (its `created_at`
+        moves to now); False if it was not dead."""
         now = self.clock()
         stmt = (
             update(outbox)
             .where(outbox.c.id == id, outbox.c.status == "dead")
-            .values(status="pending", attempts=0, next_attempt_at=now, updated_at=now)
+            .values(
+                status="pending", attempts=0, next_attempt_at=now, created_at=now, updated_at=now
+            )
         )
         with self.tx(conn) as c:
             return c.execute(stmt.returning(outbox.c.id)).first() is not None
@@ -200,6 +268,6 @@ def _effect_row(
         "action": action,
         "payload": payload,
         "next_attempt_at": due,
-        "created_at": now,
+        "created_at": due,  # first due: the retry budget runs from here
         "updated_at": now,
     }
