@@ -5,6 +5,7 @@ budget. Real store (SQLite and PostgreSQL), an injected clock, no real waiting."
 
 from __future__ import annotations
 
+import argparse
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,8 @@ from plugin import cli
 from plugin.effects import Effect
 from plugin.errors import RetriableError
 from plugin.outbox_worker import DeliveryStats, OutboxWorker, exponential_backoff
+from plugin.service import compose, options
+from plugin.settings import EXAMPLE_MANIFEST
 from plugin.store import OutboxItem, Store
 from tests.jira_contract import JiraHarness
 from tests.test_effects_support import FakeIssue, change, enqueue, make_award, plan
@@ -214,3 +217,26 @@ def test_the_backoff_is_capped_at_an_hour_with_jitter() -> None:
     assert all(3570 <= w <= 3600 for w in waits)
     assert len(waits) > 100  # workers capped together do not retry in step
     assert exponential_backoff(base=1, cap=10, jitter=0)(3) == 4
+
+
+def test_the_budget_and_the_lease_are_service_options(
+    store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    parser = argparse.ArgumentParser()
+    options.add_common(parser)
+    given = ["--manifest", str(EXAMPLE_MANIFEST), "--database", store_url, "--jira-dry-run"]
+    assert options.settings(parser.parse_args(given)).retry_budget == 24 * 3600  # the default
+    settings = options.settings(parser.parse_args([*given, "--retry-budget", "90m"]))
+    opened = compose.open_parts(settings, env={"LRS_USERNAME": "u", "LRS_PASSWORD": "p"})
+    try:
+        with caplog.at_level("INFO", logger="skillrelay"):
+            run = compose.outbox_worker(opened, settings)
+    finally:
+        opened.store.close()
+    assert run.retry_budget == timedelta(minutes=90)
+    assert "an effect is dead after failing for 90m" in caplog.text
+    for text, seconds in (("45", 45), ("45s", 45), ("2h", 7200), ("2d", 172800)):
+        assert options.span(text) == seconds
+    for bad in ("soon", "0", "-1h"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            options.span(bad)

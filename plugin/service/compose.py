@@ -16,13 +16,15 @@ import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, Response, request
 
 from plugin.errors import SkillrelayError
 from plugin.manifest import Manifest, load_manifest
-from plugin.outbox_worker import BACKOFF_BASE, OutboxWorker, exponential_backoff
+from plugin.outbox_pacing import duration
+from plugin.outbox_worker import BACKOFF_BASE, RETRY_BUDGET, OutboxWorker, exponential_backoff
 from plugin.pipeline import Pipeline, PipelineStats
 from plugin.runtime import Secrets
 from plugin.service.http import HttpServer
@@ -54,6 +56,7 @@ class Settings:
     batch: int = 100  # inbox events per pipeline run
     lease: float = 60.0  # seconds a claimed inbox event or outbox effect stays with its worker
     retry_base: float = BACKOFF_BASE  # seconds a failing target is first left alone
+    retry_budget: float = RETRY_BUDGET.total_seconds()  # seconds an effect may keep failing
     grace: float = 10.0  # seconds a shutdown may take
     jira_dry_run: bool = False  # log Jira's effects instead of writing them
 
@@ -135,12 +138,15 @@ def outbox_worker(opened: Opened, settings: Settings) -> OutboxWorker:
         jira_dry_run=settings.jira_dry_run,
         file=str(settings.manifest_file),
     )
+    budget = timedelta(seconds=settings.retry_budget)
     log.info(
-        "outbox: worker %s delivering to %s; every %g s and when woken, lease %g s",
+        "outbox: worker %s delivering to %s; every %g s and when woken, lease %g s, "
+        "an effect is dead after failing for %s",
         settings.worker_id,
         "; ".join(lines),
         settings.poll,
         settings.lease,
+        duration(budget),
     )
     return OutboxWorker(
         opened.store,
@@ -148,6 +154,7 @@ def outbox_worker(opened: Opened, settings: Settings) -> OutboxWorker:
         worker_id=settings.worker_id,
         lease_seconds=settings.lease,
         backoff=exponential_backoff(settings.retry_base),
+        retry_budget=budget,
     )
 
 

@@ -5,13 +5,33 @@ from __future__ import annotations
 import argparse
 import logging
 
-from plugin.outbox_worker import BACKOFF_BASE
+from plugin.outbox_pacing import duration
+from plugin.outbox_worker import BACKOFF_BASE, RETRY_BUDGET
 from plugin.service.compose import Settings, default_worker_id
 from plugin.settings import database_url, manifest_path
 
 
 def positive(text: str) -> float:
     value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def span(text: str) -> float:
+    """Seconds from `90`, `90s`, `15m`, `24h` or `2d`; more than 0."""
+    number, unit = text.strip(), "s"
+    if number[-1:].lower() in UNITS:
+        number, unit = number[:-1], number[-1].lower()
+    try:
+        value = float(number) * UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected seconds or a number with s, m, h or d (24h), not {text}"
+        ) from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
     return value
@@ -61,6 +81,15 @@ def add_common(parser: argparse.ArgumentParser) -> None:
         f"each failure in a row up to an hour; a longer Retry-After wins ({BACKOFF_BASE:g})",
     )
     tuning.add_argument(
+        "--retry-budget",
+        type=span,
+        default=RETRY_BUDGET.total_seconds(),
+        metavar="TIME",
+        help="how long an effect may keep failing, from when it was first due, before it is "
+        "dead-lettered: seconds, or 90m, 24h, 2d "
+        f"({duration(RETRY_BUDGET)})",
+    )
+    tuning.add_argument(
         "--grace",
         type=positive,
         default=10.0,
@@ -78,6 +107,7 @@ def settings(args: argparse.Namespace) -> Settings:
         batch=max(1, args.batch),
         lease=args.lease,
         retry_base=args.retry_base,
+        retry_budget=args.retry_budget,
         grace=args.grace,
         jira_dry_run=args.jira_dry_run,
     )
