@@ -194,7 +194,9 @@ def test_outbox_retry_revives_an_effect_with_a_fresh_budget(
     monkeypatch.setenv("SKILLRELAY_DATABASE_URL", store_url)
     revived_at = datetime.now(UTC)
     assert cli.main(["outbox", "retry", str(dead.id)]) == 0
-    assert capsys.readouterr().out.strip() == f"effect {dead.id} (jira/comment) is pending again"
+    assert capsys.readouterr().out.strip() == (
+        f"effect {dead.id} (jira/comment) is pending again, with a fresh retry budget"
+    )
     [item] = items(store)
     assert (item.status, item.attempts) == ("pending", 0)
     assert item.created_at >= revived_at  # its budget starts again now

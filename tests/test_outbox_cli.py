@@ -89,7 +89,10 @@ def test_failed_and_json(run: Run, filled: Store) -> None:
 def test_retry_moves_a_dead_effect_back_to_pending(run: Run, filled: Store) -> None:
     [dead] = filled.outbox.list(status="dead")
     code, out, _ = run("retry", str(dead.id))
-    assert (code, out.strip()) == (0, f"effect {dead.id} (jira/label) is pending again")
+    assert (code, out.strip()) == (
+        0,
+        f"effect {dead.id} (jira/label) is pending again, with a fresh retry budget",
+    )
     item = filled.outbox.get(dead.id)
     assert item is not None and (item.status, item.attempts) == ("pending", 0)
     assert run("--failed")[1].splitlines()[0] == "no dead effects"

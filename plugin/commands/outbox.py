@@ -26,7 +26,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--database", help="database URL (default $SKILLRELAY_DATABASE_URL)")
     parser.set_defaults(func=run_list)
     actions = parser.add_subparsers(dest="outbox_command", metavar="ACTION")
-    retry = actions.add_parser("retry", help="send dead effects again (back to pending)")
+    retry = actions.add_parser(
+        "retry", help="send dead effects again (back to pending, with a fresh retry budget)"
+    )
     retry.add_argument("ids", metavar="ID", type=int, nargs="+", help="outbox effect id(s)")
     # SUPPRESS: `outbox --database URL retry 7` keeps the URL given before the action.
     retry.add_argument("--database", default=argparse.SUPPRESS, help="database URL")
@@ -107,7 +109,10 @@ def run_retry(args: argparse.Namespace) -> int:
                 print(f"skillrelay: no outbox effect {id}", file=sys.stderr)
                 code = 2
             elif store.outbox.retry(id):
-                print(f"effect {id} ({item.target}/{item.action}) is pending again")
+                print(
+                    f"effect {id} ({item.target}/{item.action}) is pending again, "
+                    "with a fresh retry budget"
+                )
             else:
                 print(
                     f"skillrelay: effect {id} is {item.status}, not dead: nothing to retry",
