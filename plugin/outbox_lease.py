@@ -6,8 +6,9 @@
   worker that stopped renewing (killed, hung, or cut off from the store for a whole lease)
   loses its effects to another worker.
 - `ClaimSize`: how many effects to claim: what the worker delivers in half a lease at the
-  pace it measured (at most `batch`), so a batch ends well inside its lease even if the
-  heartbeat falls behind, and idle workers find work to share.
+  pace it measured (at most `batch`; a full batch until it has measured one), so a batch
+  ends well inside its lease even if the heartbeat falls behind, and idle workers find
+  work to share.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 Leases (outbox_lease): a worker claims what it can deliver in half its lease, a heartbeat
 renews the leases of its batch while it works, and right before each send the effect is
-started (`Outbox.start`): only if this worker still holds its lease, which renews it and
-counts the attempt. An effect whose lease passed to another worker is skipped, and no
-outcome is recorded for a lease that was lost (every mark is fenced by the holder).
+started (`Outbox.start`): only if this worker still holds its lease, which counts the
+attempt and renews the leases of the whole batch. An effect whose lease passed to another
+worker is skipped, and no outcome is recorded for a lease that was lost (every mark is
+fenced by the holder).
 
 Outcomes (outbox_pacing has the pauses and the budget):
 - success: done; the batch's successes are recorded together at its end;
