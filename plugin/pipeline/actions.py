@@ -19,7 +19,6 @@ from plugin.pipeline.effects import EffectSettings, enqueue_effects
 from plugin.pipeline.lock import hold_decider_lock
 from plugin.store import Award, AwardState, InvalidTransition, Store, UnknownAward
 
-
 # The states each action starts from. The ledger allows more moves (an award revoked by the
 # engine comes back on its own), but a manager never brings back a revoked award by hand.
 ACTS_ON: dict[str, tuple[AwardState, ...]] = {
