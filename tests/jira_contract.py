@@ -17,9 +17,9 @@ Every request captured by the harness's `responses` mock is validated after the 
 (a `pytest_runtest_call` wrapper), so a request the contract rejects FAILS the test that
 sent it. `jira_contract` is the session-wide CloudContract for direct checks.
 
-The spec is `<repo root>/../shared/specs/jira-cloud-platform-v3.openapi.json` unless the
-environment variable SKILLRELAY_JIRA_OPENAPI names another file; without it the Cloud
-contract tests are skipped with that reason.
+The spec is `tests/contracts/jira-cloud-platform-v3.openapi.json` (vendored; its origin is in
+the README beside it) unless the environment variable SKILLRELAY_JIRA_OPENAPI names another
+file. A missing file fails the Cloud contract tests with that reason: they never skip.
 
 Known gaps between the spec and what Jira sends, patched before validation (each is shown
 by the spec's own examples or descriptions): `ChangeDetails.from/to/fromString/toString` may
@@ -83,7 +83,7 @@ def spec_path() -> Path:
     configured = os.environ.get(SPEC_ENV)
     if configured:
         return Path(configured)
-    return REPO.parent / "shared" / "specs" / "jira-cloud-platform-v3.openapi.json"
+    return REPO / "tests" / "contracts" / "jira-cloud-platform-v3.openapi.json"
 
 
 def load_fixture(deployment: str, name: str) -> Any:
@@ -253,13 +253,14 @@ def load_contract() -> CloudContract:
     return CloudContract(path)
 
 
-def contract_or_skip() -> CloudContract:
+def require_contract() -> CloudContract:
     try:
         return load_contract()
     except FileNotFoundError as exc:
-        pytest.skip(
-            f"Jira Cloud OpenAPI file not found at {exc.args[0]}; set {SPEC_ENV} to its path "
-            "to run the Jira contract tests"
+        pytest.fail(
+            f"Jira Cloud OpenAPI file not found at {exc.args[0]}; restore "
+            f"tests/contracts/ or set {SPEC_ENV} to the file's path",
+            pytrace=False,
         )
 
 
@@ -411,7 +412,7 @@ def _harness(
 
 @pytest.fixture(scope="session")
 def jira_contract() -> CloudContract:
-    return contract_or_skip()
+    return require_contract()
 
 
 @pytest.fixture

@@ -14,13 +14,15 @@ from tests.jira_contract import (
     CLOUD_BASE,
     DC_BASE,
     FIXTURES,
+    REPO,
     SPEC_ENV,
     CloudContract,
     JiraHarness,
-    contract_or_skip,
     dc_request_problems,
     load_contract,
     load_fixture,
+    require_contract,
+    spec_path,
 )
 
 pytest_plugins = ["tests.jira_contract", "pytester"]
@@ -250,15 +252,22 @@ def test_dc_changelog_fixture_embeds_histories() -> None:
         assert {"id", "author", "created", "items"} <= set(history)
 
 
-def test_missing_spec_skips_with_the_reason(
+def test_the_spec_ships_with_the_repository(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SPEC_ENV, raising=False)
+    path = spec_path()
+    assert path.is_file()
+    assert path.resolve().is_relative_to(REPO)
+
+
+def test_missing_spec_fails_with_the_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(SPEC_ENV, str(tmp_path / "absent.json"))
     load_contract.cache_clear()
     try:
-        with pytest.raises(pytest.skip.Exception, match=SPEC_ENV) as skipped:
-            contract_or_skip()
-        assert "absent.json" in str(skipped.value)
+        with pytest.raises(pytest.fail.Exception, match=SPEC_ENV) as failed:
+            require_contract()
+        assert "absent.json" in str(failed.value)
     finally:
         load_contract.cache_clear()  # the next user loads the real file again
 
