@@ -15,6 +15,33 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def unstorable(value: object, where: str = "") -> str | None:
+    """What makes `value` unstorable, and where: text with a NUL character or a lone UTF-16
+    surrogate, which no database stores or compares the same way (PostgreSQL refuses NUL,
+    UTF-8 has no surrogates). Looks inside models, tuples, lists and dicts."""
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            found = unstorable(getattr(value, name), f"{where}.{name}" if where else name)
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, str):
+        if "\x00" in value:
+            return f"{where or 'text'}: contains a NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{where or 'text'}: contains a lone UTF-16 surrogate"
+        return None
+    if isinstance(value, tuple | list):
+        items = (unstorable(v, f"{where}[{i}]") for i, v in enumerate(value))
+        return next((p for p in items if p is not None), None)
+    if isinstance(value, dict):
+        pairs = ((unstorable(k, where) or unstorable(v, f"{where}.{k}")) for k, v in value.items())
+        return next((p for p in pairs if p is not None), None)
+    return None
+
+
 class PersonRef(Frozen):
     """How one system names a person; identities resolve it to a manifest person id."""
 

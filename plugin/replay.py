@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
+from pydantic_core import PydanticSerializationError
 
-from plugin.domain import Completion, TicketTransition
+from plugin.domain import Completion, TicketTransition, unstorable
 from plugin.engine import Engine
 from plugin.manifest import Manifest
 from plugin.store import Store
 
 EVENT_KINDS = ("completion", "ticket")
-EVENT: TypeAdapter[Completion | TicketTransition] = TypeAdapter(Completion | TicketTransition)
+
+
+def storable(event: Completion | TicketTransition) -> Completion | TicketTransition:
+    """Refuse an event with text no database can store (see domain.unstorable): it is
+    quarantined as unreadable, the same on every worker and database, instead of failing
+    every transaction that would write its verdicts."""
+    try:  # the fast check (pydantic's own JSON encoder); the walk only names the field
+        if b"\\u0000" not in event.__pydantic_serializer__.to_json(event):
+            return event
+    except PydanticSerializationError:
+        pass
+    problem = unstorable(event) or "text no database can store"
+    raise ValueError(f"{problem}; it cannot be stored")
+
+
+# Told apart by `kind`, so an unreadable event is explained by its own model's errors.
+EVENT: TypeAdapter[Completion | TicketTransition] = TypeAdapter(
+    Annotated[Completion | TicketTransition, Field(discriminator="kind"), AfterValidator(storable)]
+)
 
 
 def events_from_inbox(
