@@ -41,7 +41,7 @@ class Secrets:
             raise ConfigError(
                 [Problem(self.file, None, field, f"environment variable {name} is not set")]
             )
-        logs.register_secret(value)
+        logs.register_setting(field, value)  # a user name is no secret
         return value
 
 

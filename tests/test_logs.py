@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from plugin import logs
+from plugin.runtime import Secrets
 
 
 @pytest.mark.parametrize(
@@ -53,3 +54,51 @@ def test_logging_output_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
         logger.removeFilter(record_filter)
     assert "deadbeef42" not in caplog.text
     assert "wstoken=***" in caplog.text
+
+
+@pytest.fixture
+def clean_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logs, "_known_secrets", set())
+
+
+@pytest.mark.usefixtures("clean_registry")
+def test_a_registered_secret_is_masked_only_as_a_whole_value() -> None:
+    logs.register_secret("relay")
+    assert logs.redact("skillrelay ref 12 posted") == "skillrelay ref 12 posted"
+    assert logs.redact("relays and relayed") == "relays and relayed"
+    assert logs.redact("user relay, password relay") == "user ***, password ***"
+    assert logs.redact("GET /x/relay?a=relay&b=1") == "GET /x/***?a=***&b=1"
+
+
+def test_words_ending_in_token_are_not_keys() -> None:
+    text = "moodle: invalidtoken: the token is unknown to Moodle: check the configured token"
+    assert logs.redact(text) == text
+    assert logs.redact("access_token=abc123 next") == "access_token=*** next"
+    assert logs.redact("x-auth-token: abc123") == "x-auth-token: ***"
+
+
+@pytest.mark.usefixtures("clean_registry")
+def test_only_secret_settings_are_registered() -> None:
+    settings = {
+        "sources[lrs].auth.username_env": "relay",
+        "sources[lrs].auth.password_env": "pw-very-private",
+        "sources[jira].auth.token_env": "ATATT-token-value",
+        "sources[jira].webhook_secret_env": "hook-secret-value",
+        "sources[jira].automation_secret_env": "automation-value",
+        "sources[lrs].forward_secret_env": "forward-value",
+    }
+    for field, value in settings.items():
+        logs.register_setting(field, value)
+    line = "relay sent pw-very-private ATATT-token-value hook-secret-value automation-value"
+    assert logs.redact(line + " forward-value") == "relay sent *** *** *** *** ***"
+
+
+@pytest.mark.usefixtures("clean_registry")
+def test_the_runtime_registers_a_username_as_no_secret() -> None:
+    env = {"LRS_USER": "relay", "LRS_PASSWORD": "pw-very-private"}
+    secrets = Secrets("manifest.yaml", env)
+    secrets.get("LRS_USER", "sources[lrs].auth.username_env")
+    secrets.get("LRS_PASSWORD", "sources[lrs].auth.password_env")
+    assert logs.redact("skillrelay ref 7 by relay: pw-very-private") == (
+        "skillrelay ref 7 by relay: ***"
+    )
