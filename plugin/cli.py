@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -41,12 +42,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PIPE_CLOSED = 141  # what a shell reports for a program stopped by SIGPIPE (128 + 13)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logs.configure(args.log_level)
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # here, where a closed reader is caught, not at exit
+    except BrokenPipeError:
+        # The reader went away (`skillrelay events | head`): stop quietly, as Unix tools
+        # do; stdout points at /dev/null so the flush at exit has nothing to complain of.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return PIPE_CLOSED
     except ConfigError as exc:
         # One `file:line: field: message` line per problem, so editors can jump to each.
         print(exc, file=sys.stderr)
