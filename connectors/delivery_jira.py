@@ -2,6 +2,7 @@
 
 The issue property `skillrelay.effects` is the record, kept on the issue itself:
 `{<idempotency key>: {"comment_id": "10100", "at": <epoch s>} | {"label": ..., "at": ...}
+| {"label_removed": ...} | {"label_kept": ..., "kept_for": [award ids]}
 | {"state": "posting", "at": ...}}`. Delivering a comment:
 
 1. the key is recorded with a comment id: done, nothing is posted;
@@ -10,7 +11,10 @@ The issue property `skillrelay.effects` is the record, kept on the issue itself:
 3. otherwise record "posting", post, record the comment id.
 
 So a crash anywhere leaves either nothing posted, or a comment the next attempt finds.
-A label is idempotent in Jira; it is recorded too, so a redelivery sends nothing. The
+Adding and removing a label are idempotent in Jira; each is recorded too, so a redelivery
+sends nothing. A removal marks the entries that added the label `removed_by` its key, so
+the property never says a label is on that is off; a removal planned while another award
+still shows the skill removes nothing and records `label_kept` with those awards. The
 property keeps the newest `max_entries` keys (Jira caps a property at 32 KB). Two workers
 writing effects of one issue at the same moment can overwrite each other's entry (Jira
 properties have no compare-and-set); the record is re-read right before every write to keep
@@ -26,7 +30,7 @@ from typing import Any
 
 from connectors import jira_adf as adf
 from connectors.jira_client import JiraClient
-from plugin.effects import COMMENT, LABEL, REF_PREFIX, Effect
+from plugin.effects import COMMENT, LABEL, REF_PREFIX, UNLABEL, Effect
 from plugin.errors import AuthError, FatalError
 
 SERVICE = "jira"
@@ -57,6 +61,13 @@ def _label(effect: Effect) -> str:
     if not isinstance(label, str) or not label or any(c.isspace() for c in label):
         raise FatalError(SERVICE, f"effect {effect.idempotency_key} has no usable label")
     return label
+
+
+def _kept_for(effect: Effect) -> list[int]:
+    kept = effect.payload.get("kept_for", [])
+    if not isinstance(kept, list) or not all(isinstance(k, int) for k in kept):
+        raise FatalError(SERVICE, f"effect {effect.idempotency_key} has an unusable kept_for")
+    return kept
 
 
 # Answers that can never succeed as the effect stands: dead-lettered at once, with why.
@@ -97,6 +108,8 @@ class JiraSender:
                 self._comment(effect)
             elif effect.action == LABEL:
                 self._add_label(effect)
+            elif effect.action == UNLABEL:
+                self._remove_label(effect)
             else:
                 raise FatalError(SERVICE, f"no Jira action {effect.action!r}")
         except AuthError:
@@ -133,6 +146,22 @@ class JiraSender:
         self.client.add_label(issue, label)
         self._record(issue, key, {"label": label})
 
+    def _remove_label(self, effect: Effect) -> None:
+        issue, key, label = _issue(effect), effect.idempotency_key, _label(effect)
+        kept = _kept_for(effect)
+        entries = self.entries(issue)
+        if key in entries:
+            return
+        if kept:
+            self._record(issue, key, {"label_kept": label, "kept_for": kept}, entries)
+            return
+        self.client.remove_label(issue, label)
+        entries = self.entries(issue)
+        for entry in entries.values():
+            if entry.get("label") == label and "removed_by" not in entry:
+                entry["removed_by"] = key
+        self._record(issue, key, {"label_removed": label}, entries)
+
     def _find(self, issue: str, key: str) -> str | None:
         for comment in self.client.comments(issue):
             if key in refs_in(comment.text):
@@ -162,8 +191,14 @@ class JiraSender:
 def render(effect: Effect, deployment: str | None = None) -> str:
     """What a Jira effect would write, as text: wiki markup for Data Center, else plain text."""
     issue = effect.payload.get("issue", "?")
+    label = effect.payload.get("label", "?")
     if effect.action == LABEL:
-        return f"label {issue} +{effect.payload.get('label', '?')}"
+        return f"label {issue} +{label}"
+    if effect.action == UNLABEL:
+        kept = effect.payload.get("kept_for") or []
+        if kept:
+            return f"label {issue} kept {label} (awards {', '.join(map(str, kept))})"
+        return f"label {issue} -{label}"
     if effect.action != COMMENT:
         return f"{effect.action} {issue}"
     document = adf.doc(*_blocks(effect))

@@ -276,10 +276,17 @@ class JiraClient(HttpClient):
         return str(created.get("id", ""))
 
     def add_label(self, issue: str, label: str) -> None:
+        self._edit_label(issue, "add", label)
+
+    def remove_label(self, issue: str, label: str) -> None:
+        """Take a label off; Jira answers 204 whether or not the issue had it."""
+        self._edit_label(issue, "remove", label)
+
+    def _edit_label(self, issue: str, verb: str, label: str) -> None:
         if not label or any(ch.isspace() for ch in label):
             raise ValueError(f"a Jira label cannot be empty or contain spaces: {label!r}")
         path = f"{self.api}issue/{quote(issue, safe='')}"
-        self.request("PUT", path, json={"update": {"labels": [{"add": label}]}})
+        self.request("PUT", path, json={"update": {"labels": [{verb: label}]}})
 
     def set_property(self, issue: str, property_key: str, value: Any) -> None:
         self.request("PUT", self._property_path(issue, property_key), json=value)

@@ -27,7 +27,7 @@ from tests.test_effects_support import (
     plan,
 )
 
-C, L = "jira:comment", "jira:label"
+C, L, U = "jira:comment", "jira:label", "jira:unlabel"
 APPLIED, EARNED, VOIDED = "lrs:applied", "lrs:earned", "lrs:voided"
 
 # (reward, event, state the award left) -> the effects, in delivery order.
@@ -36,14 +36,14 @@ TABLE: list[tuple[str, ChangeEvent, AwardState | None, list[str]]] = [
     ("approval", "approved", "pending_approval", [C, EARNED]),
     ("approval", "rejected", "pending_approval", [C]),
     ("approval", "fulfilled", "approved", [C, EARNED]),
-    ("approval", "revoked", "pending_approval", [C]),
-    ("approval", "revoked", "approved", [C, VOIDED]),
-    ("approval", "revoked", None, [C, VOIDED]),  # unknown: void to be safe
+    ("approval", "revoked", "pending_approval", [C, U]),
+    ("approval", "revoked", "approved", [C, U, VOIDED]),
+    ("approval", "revoked", None, [C, U, VOIDED]),  # unknown: void to be safe
     ("approval", "revocation_flagged", "fulfilled", [C]),
     ("no approval", "awarded", None, [C, L, APPLIED, EARNED]),
     ("no approval", "fulfilled", "approved", [C, EARNED]),
-    ("no approval", "revoked", "approved", [C, VOIDED]),
-    ("no approval", "revoked", "revocation_flagged", [C, VOIDED]),
+    ("no approval", "revoked", "approved", [C, U, VOIDED]),
+    ("no approval", "revoked", "revocation_flagged", [C, U, VOIDED]),
     ("no approval", "revocation_flagged", "fulfilled", [C]),
 ]
 
@@ -193,7 +193,7 @@ def test_statement_ids_are_deterministic_and_earned_is_one_statement() -> None:
 
 def test_revoke_voids_the_earned_statement() -> None:
     award = flags_award()
-    [_, void] = plan(change(award, "revoked", previous="approved"))
+    [_, _, void] = plan(change(award, "revoked", previous="approved"))
     statement = void.payload["statement"]
     assert statement["verb"]["id"] == VERB_VOIDED
     assert statement["object"] == {"objectType": "StatementRef", "id": earned_statement_id(award)}
@@ -341,3 +341,46 @@ def test_a_cycle_is_planned_the_same_whenever_it_is_planned() -> None:
 def test_a_negative_cycle_is_refused() -> None:
     with pytest.raises(ValueError, match="cycle"):
         AwardChange(make_award(), "awarded", "engine", None, DONE_AT, cycle=-1)
+
+
+def test_a_revocation_takes_the_label_off_unless_another_award_keeps_it() -> None:
+    award = make_award(state="approved")
+    revoked = change(award, "revoked", previous="approved")
+    unlabel = plan(revoked)[1]
+    assert unlabel.idempotency_key == "17:revoked:jira:unlabel"
+    assert unlabel.payload == {
+        "issue": "PAY-101",
+        "label": "skill-applied:sql-indexing",
+        "kept_for": [],
+    }
+    # Someone else's live award of the skill on this ticket still shows it: the label stays.
+    kept = plan(replace(revoked, label_kept_by=(18, 31)))[1]
+    assert kept.idempotency_key == unlabel.idempotency_key
+    assert kept.payload["kept_for"] == [18, 31]
+    assert render(unlabel) == "label PAY-101 -skill-applied:sql-indexing"
+    assert render(kept) == "label PAY-101 kept skill-applied:sql-indexing (awards 18, 31)"
+
+
+def test_only_a_revocation_touches_the_label_after_the_award() -> None:
+    award = make_award(state="fulfilled")
+    events: list[ChangeEvent] = ["approved", "rejected", "fulfilled", "revocation_flagged"]
+    for event in events:
+        assert U not in kinds(plan(change(award, event, previous="approved")))
+
+
+def test_each_cycle_takes_the_label_off_and_puts_it_back_once() -> None:
+    award = flags_award()
+    life: list[tuple[ChangeEvent, AwardState | None]] = [("awarded", None), ("revoked", "approved")]
+    keys = [
+        e.idempotency_key
+        for cycle in range(2)
+        for event, previous in life
+        for e in plan(change(award, event, previous=previous, cycle=cycle))
+        if e.target == "jira" and e.action != "comment"
+    ]
+    assert keys == [
+        "23:awarded:jira:label",
+        "23:revoked:jira:unlabel",
+        "23:awarded#1:jira:label",
+        "23:revoked#1:jira:unlabel",
+    ]

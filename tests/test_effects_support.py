@@ -193,6 +193,7 @@ class FakeIssue:
         self.labels: set[str] = set()
         self.faults: dict[tuple[str, str], list[Fault]] = {}
         self.posts = 0
+        self.edits = 0  # issue edits (label changes)
         harness.client.policy = DELIVERY_POLICY
         api = "rest/api/3" if self.cloud else "rest/api/2"
         base = harness.url(f"{api}/issue/{issue}")
@@ -293,6 +294,10 @@ class FakeIssue:
     def _edit(self, request: requests.PreparedRequest) -> Any:
         if (fault := self._fault("PUT", "issue")) is not None:
             return fault
+        self.edits += 1
         for op in json.loads(request.body or b"{}").get("update", {}).get("labels", []):
-            self.labels.add(op["add"])
+            if "add" in op:
+                self.labels.add(op["add"])
+            else:
+                self.labels.discard(op["remove"])  # Jira: removing a missing label is a no-op
         return 204, {}, ""

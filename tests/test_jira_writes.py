@@ -72,9 +72,21 @@ def test_add_label(request: pytest.FixtureRequest, harness_name: str) -> None:
     assert harness.sent_json() == {"update": {"labels": [{"add": "skillrelay-applied"}]}}
 
 
+@pytest.mark.parametrize("harness_name", ["jira_cloud", "jira_dc"])
+def test_remove_label(request: pytest.FixtureRequest, harness_name: str) -> None:
+    harness: JiraHarness = request.getfixturevalue(harness_name)
+    api = "3" if harness_name == "jira_cloud" else "2"
+    harness.mock.put(harness.url(f"rest/api/{api}/issue/SR-1"), status=204)
+    harness.client.remove_label("SR-1", "skill-applied:sql")
+    assert harness.sent_json() == {"update": {"labels": [{"remove": "skill-applied:sql"}]}}
+    assert harness.sent()[0].method == "PUT"
+
+
 def test_label_with_spaces_is_refused_before_sending(jira_cloud: JiraHarness) -> None:
     with pytest.raises(ValueError, match="spaces"):
         jira_cloud.client.add_label("SR-1", "skill applied")
+    with pytest.raises(ValueError, match="spaces"):
+        jira_cloud.client.remove_label("SR-1", "skill applied")
     assert len(jira_cloud.mock.calls) == 0
 
 

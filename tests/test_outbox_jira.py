@@ -7,6 +7,7 @@ Data Center: the documented v2 shapes).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -16,6 +17,8 @@ from plugin.effects import Effect
 from plugin.errors import AuthError, FatalError, RetriableError
 from tests.jira_contract import CloudContract, JiraHarness
 from tests.test_effects_support import FakeIssue, change, make_award, plan
+
+LABEL = "skill-applied:sql-indexing"
 
 pytest_plugins = ["tests.jira_contract"]
 
@@ -158,6 +161,97 @@ def test_label_is_added_and_recorded_once(jira_cloud: JiraHarness) -> None:
     assert issue.value[label.idempotency_key] == {"label": "skill-applied:sql-indexing", "at": NOW}
 
 
+def label_effects(cycle: int = 0, kept_for: tuple[int, ...] = ()) -> tuple[Effect, Effect]:
+    """The label an award's cycle puts on the ticket, and the one its revocation takes off."""
+    award = make_award(state="approved")
+    [label] = [e for e in plan(change(award, "awarded", cycle=cycle)) if e.action == "label"]
+    revoked = change(award, "revoked", previous="approved", cycle=cycle)
+    revoked = replace(revoked, label_kept_by=kept_for)
+    [unlabel] = [e for e in plan(revoked) if e.action == "unlabel"]
+    return label, unlabel
+
+
+def label_edits(issue: FakeIssue) -> list[object]:
+    return [
+        json.loads(r.body or b"")["update"]["labels"]
+        for r in issue.sent("PUT")
+        if "/properties/" not in r.path_url
+    ]
+
+
+def test_a_revocation_takes_the_label_off_once_and_the_record_says_so(
+    jira_cloud: JiraHarness,
+) -> None:
+    issue = FakeIssue(jira_cloud)
+    label, unlabel = label_effects()
+    jira = sender(jira_cloud)
+    jira.send(label)
+    jira.send(unlabel)
+    jira.send(unlabel)  # delivered again: nothing more reaches the issue
+    assert issue.labels == set()
+    assert label_edits(issue) == [[{"add": LABEL}], [{"remove": LABEL}]]
+    # The issue property no longer says the label is applied.
+    assert issue.value[label.idempotency_key] == {
+        "label": LABEL,
+        "at": NOW,
+        "removed_by": unlabel.idempotency_key,
+    }
+    assert issue.value[unlabel.idempotency_key] == {"label_removed": LABEL, "at": NOW}
+    # A redelivered "add" of the revoked cycle does not put the label back.
+    jira.send(label)
+    assert issue.labels == set()
+
+
+def test_an_award_that_comes_back_puts_the_label_back(jira_cloud: JiraHarness) -> None:
+    issue = FakeIssue(jira_cloud)
+    first, first_off = label_effects(0)
+    again, again_off = label_effects(1)
+    jira = sender(jira_cloud)
+    for effect in (first, first_off, again):
+        jira.send(effect)
+    assert issue.labels == {LABEL}
+    assert issue.value[again.idempotency_key] == {"label": LABEL, "at": NOW}
+    jira.send(again_off)
+    assert issue.labels == set()
+    assert issue.value[again.idempotency_key]["removed_by"] == again_off.idempotency_key
+    assert label_edits(issue) == [[{"add": LABEL}], [{"remove": LABEL}]] * 2
+
+
+def test_a_label_another_award_stands_on_stays(jira_cloud: JiraHarness) -> None:
+    issue = FakeIssue(jira_cloud)
+    label, unlabel = label_effects(kept_for=(18,))
+    jira = sender(jira_cloud)
+    jira.send(label)
+    jira.send(unlabel)
+    assert issue.labels == {LABEL}
+    assert label_edits(issue) == [[{"add": LABEL}]]
+    kept = {"label_kept": LABEL, "kept_for": [18], "at": NOW}
+    assert issue.value[unlabel.idempotency_key] == kept
+    assert issue.value[label.idempotency_key] == {"label": LABEL, "at": NOW}
+
+
+def test_a_removal_jira_fails_is_sent_again_until_it_is_recorded(jira_cloud: JiraHarness) -> None:
+    issue = FakeIssue(jira_cloud)
+    issue.labels.add(LABEL)
+    _, unlabel = label_effects()
+    issue.fail("PUT", "property", 503)  # removed at Jira, but the record fails
+    with pytest.raises(RetriableError):
+        sender(jira_cloud).send(unlabel)
+    sender(jira_cloud).send(unlabel)  # removing again is harmless in Jira
+    assert issue.labels == set()
+    assert issue.value[unlabel.idempotency_key] == {"label_removed": LABEL, "at": NOW}
+
+
+def test_data_center_removes_the_label_too(jira_dc: JiraHarness) -> None:
+    issue = FakeIssue(jira_dc)
+    label, unlabel = label_effects()
+    jira = sender(jira_dc)
+    jira.send(label)
+    jira.send(unlabel)
+    assert issue.labels == set()
+    assert label_edits(issue) == [[{"add": LABEL}], [{"remove": LABEL}]]
+
+
 def test_the_record_keeps_the_newest_entries(jira_cloud: JiraHarness) -> None:
     issue = FakeIssue(jira_cloud)
     clock = iter(range(NOW, NOW + 100))
@@ -213,6 +307,9 @@ def test_dry_run_renders_each_effect_once() -> None:
     assert seen[0].startswith("comment on PAY-101:\n*Ben Carter* applied *SQL indexing* here")
     assert seen[1] == "label PAY-101 +skill-applied:sql-indexing"
     assert len(seen) == 2
+    _, unlabel = label_effects()
+    dry.send(unlabel)
+    assert seen[2] == "label PAY-101 -skill-applied:sql-indexing"
     plain = DryRunJiraSender(deployment="cloud")
     plain.send(comment())
     assert plain.rendered[0].startswith("comment on PAY-101:\nBen Carter applied SQL indexing")

@@ -7,7 +7,10 @@ once and `connectors.delivery` delivers once at the target:
 
 - jira/comment on every event (who applied which skill from which module, the reward and
   its state; later a one-line update), ending with the line `skillrelay ref <key>`;
-- jira/label `skill-applied:<skill id>` when the award is made;
+- jira/label `skill-applied:<skill id>` when the award is made (again after a return);
+- jira/unlabel: that label taken off when the award is revoked, unless another live award
+  of the skill stands on the ticket (`AwardChange.label_kept_by`; the effect then only
+  records why the label stays);
 - lrs/applied when the award is made; lrs/earned when the reward is granted (made without
   approval, approved, fulfilled; the same statement each time); lrs/voided when revoked.
   Each cycle has its own statement ids (plugin.effects.statements), so the "earned"
@@ -28,6 +31,7 @@ from plugin.effects.model import (
     EARNED,
     LABEL,
     REF_PREFIX,
+    UNLABEL,
     VOIDED,
     AwardChange,
     ChangeEvent,
@@ -48,6 +52,7 @@ __all__ = [
     "LABEL",
     "LABEL_PREFIX",
     "REF_PREFIX",
+    "UNLABEL",
     "VOIDED",
     "AwardChange",
     "ChangeEvent",

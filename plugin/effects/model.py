@@ -18,6 +18,7 @@ Deployment = Literal["cloud", "datacenter"]
 # Actions, per target. Each fits the outbox's 32-character action column.
 COMMENT = "comment"  # jira: a comment on the ticket
 LABEL = "label"  # jira: the label skill-applied:<skill id>
+UNLABEL = "unlabel"  # jira: take that label off again (a revocation)
 APPLIED = "applied"  # lrs: person performed the skill
 EARNED = "earned"  # lrs: person earned the reward
 VOIDED = "voided"  # lrs: void the "earned" statement of a revoked reward
@@ -43,6 +44,9 @@ class AwardChange:
     at: datetime
     previous: AwardState | None = None
     cycle: int = 0  # how many times the award came back after a revocation
+    # Other live awards of the same skill on the same ticket, read from the ledger in the
+    # transaction that moved this one: a revocation leaves the label on for them.
+    label_kept_by: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.event not in CHANGE_EVENTS:

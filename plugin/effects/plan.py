@@ -12,6 +12,7 @@ from plugin.effects.model import (
     EARNED,
     LABEL,
     REF_PREFIX,
+    UNLABEL,
     VOIDED,
     AwardChange,
     Deployment,
@@ -48,8 +49,12 @@ def effects_for(
     blocks = comments.comment_blocks(change, facts, manifest, ref)
     # `deployment` tells a dry run which format the real sender would write.
     add("jira", COMMENT, {"issue": award.ticket_key, "deployment": deployment, "blocks": blocks})
+    label = skill_label(award.skill_id)
     if event == "awarded":
-        add("jira", LABEL, {"issue": award.ticket_key, "label": skill_label(award.skill_id)})
+        add("jira", LABEL, {"issue": award.ticket_key, "label": label})
+    elif event == "revoked":  # a flag keeps it: the reward may yet stand
+        kept = sorted(change.label_kept_by)
+        add("jira", UNLABEL, {"issue": award.ticket_key, "label": label, "kept_for": kept})
 
     who = statements.actor(facts, manifest)
     if who is None:

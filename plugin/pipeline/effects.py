@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from plugin.effects import AwardChange, Deployment, effects_for
 from plugin.manifest import Manifest
 from plugin.store import Store
-from plugin.store.models import Json
+from plugin.store.models import Award, Json
+from plugin.store.schema import awards
+
+# States in which an award's label is on its ticket: a flag leaves it on too.
+LABELLED = ("pending_approval", "approved", "fulfilled", "revocation_flagged")
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,21 @@ def effect_rows(
         cycle = sum(1 for e in history if e.from_state == "revoked")
         if cycle != change.cycle:
             change = replace(change, cycle=cycle)
+    if change.event == "revoked":
+        change = replace(change, label_kept_by=label_kept_by(change.award, conn))
     effects = effects_for(
         change, manifest, jira_base_url=settings.jira_base_url, deployment=settings.deployment
     )
     return [(e.idempotency_key, e.target, e.action, e.payload) for e in effects]
+
+
+def label_kept_by(award: Award, conn: Connection) -> tuple[int, ...]:
+    """The other awards of `award`'s skill on its ticket that still show the label, as the
+    ledger stands in this transaction (so two revocations in one see each other)."""
+    query = select(awards.c.id).where(
+        awards.c.skill_id == award.skill_id,
+        awards.c.ticket_key == award.ticket_key,
+        awards.c.id != award.id,
+        awards.c.state.in_(LABELLED),
+    )
+    return tuple(sorted(int(i) for i in conn.execute(query).scalars()))
