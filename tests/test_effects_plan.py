@@ -98,7 +98,8 @@ def test_first_comment_for_a_reward_without_approval() -> None:
         "Ben Carter applied Feature flags here, the same day they completed "
         "'Flag lifecycle and clean-up'."
     )
-    assert "Reward: 50 skill points (50 points) — granted." in text_of(comment)
+    # The ledger's word for the state, not a synonym.
+    assert "Reward: 50 skill points (50 points) — approved." in text_of(comment)
 
 
 UPDATES = [
@@ -127,7 +128,7 @@ def test_comment_degrades_without_evidence() -> None:
     effects = plan(change(award, "awarded"))
     assert text_of(effects[0]).splitlines()[:2] == [
         "Ben Carter applied SQL indexing here.",
-        "Reward: One paid learning hour (20 points) — granted.",
+        "Reward: One paid learning hour (20 points) — approved.",
     ]
     applied = effects[2].payload["statement"]
     assert applied["context"]["contextActivities"] == {

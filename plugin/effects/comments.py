@@ -61,9 +61,9 @@ def awarded(change: AwardChange, facts: Facts, manifest: Manifest) -> Blocks:
         state = "waiting for a manager's approval"
         state += f" ({_names(manifest, managers)})." if managers else "."
     elif award.state == "fulfilled":
-        state = "granted and handed out."
-    else:
-        state = "granted."
+        state = "handed out."
+    else:  # the ledger's own word for the state, so the ticket and `awards` agree
+        state = "approved."
     blocks.append(
         adf.paragraph(adf.strong("Reward:"), f" {_reward(facts, award.points)} — {state}")
     )
