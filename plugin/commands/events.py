@@ -6,7 +6,17 @@ import argparse
 import json
 from typing import Any
 
-from plugin.events_view import EventViewer, render
+from plugin.domain import TicketTransition
+from plugin.engine import IdentityResolver
+from plugin.events_view import (
+    EVENT_KINDS,
+    EventViewer,
+    TicketHistory,
+    newest,
+    read,
+    render,
+    ticket_events,
+)
 from plugin.manifest import load_manifest
 from plugin.runtime import SOURCE_NAMES
 from plugin.settings import database_url, manifest_path
@@ -27,13 +37,22 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     manifest = load_manifest(manifest_path(args.manifest))
+    limit = max(args.limit, 0)
     with Store.open(database_url(args.database)) as store:
-        items = store.inbox.list(source=args.source, limit=max(args.limit, 0))
-    viewer = EventViewer(manifest)
-    rows = [viewer.row(item) for item in reversed(items)]  # oldest first reads like a story
+        # Delivery markers only record that a webhook call arrived: they are no events.
+        found = [store.inbox.list(source=args.source, kind=k, limit=limit) for k in EVENT_KINDS]
+        items = newest(found, limit)  # oldest first reads like a story
+        tickets = {e.ticket.id for e in map(read, items) if isinstance(e, TicketTransition)}
+        # The status a transition left is the one the ticket showed in its previous event.
+        payloads = store.inbox.payloads(("ticket",)) if tickets else iter(())
+        history = TicketHistory(ticket_events(payloads, tickets))
+        # Mappings recorded with `identities map` count as much as the manifest's.
+        resolver = IdentityResolver(manifest, store.identities.learned())
+    viewer = EventViewer(manifest, resolver, history)
+    rows = [viewer.row(item) for item in items]
     if args.json:
         for row in rows:
-            print(json.dumps(row.as_json(), sort_keys=True))
+            print(json.dumps(row.as_json(), sort_keys=True, ensure_ascii=False))
     elif rows:
         print(render(rows))
     else:

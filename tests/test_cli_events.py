@@ -1,0 +1,84 @@
+"""`skillrelay events`: what happened, in words, with status names, people as mapped now."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from plugin.settings import DATABASE_ENV
+from plugin.store import Store
+from tests.test_import_support import Cli
+
+WEBHOOKS = Path(__file__).parent / "fixtures" / "webhooks"
+ACCOUNT = "5b10ac8d82e05b22cc7d4ef5"  # the assignee in the webhook fixtures
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    cli = Cli(tmp_path, monkeypatch, capsys)
+    # ACME-42 is created in To Do, its labels change while In Progress, then it moves to Done.
+    names = ("cloud_issue_created", "cloud_issue_updated_labels", "cloud_issue_updated_status_done")
+    bodies = [json.loads((WEBHOOKS / f"{name}.json").read_text()) for name in names]
+    (tmp_path / "acme.json").write_text(json.dumps(bodies))
+    result = cli("import", "--format", "jira-webhook", tmp_path / "acme.json")
+    assert result.code == 0, result.err
+    return cli
+
+
+def table(cli: Cli) -> list[str]:
+    result = cli("events")
+    assert result.code == 0, result.err
+    return result.out.splitlines()
+
+
+def test_transitions_read_with_status_names(cli: Cli) -> None:
+    head, *rows = table(cli)
+    assert head.split() == ["#", "source", "when", "person", "skill", "what"]
+    assert [row.split("  ")[-1].strip() for row in rows] == [
+        "ACME-42 created in To Do",
+        "ACME-42 changed while In Progress",
+        "ACME-42 In Progress → Done",
+    ]
+
+
+def test_json_names_the_statuses(cli: Cli) -> None:
+    rows = cli.events()
+    assert [(r["from_status"], r["to_status"]) for r in rows] == [
+        (None, "To Do"),
+        ("In Progress", "In Progress"),
+        ("In Progress", "Done"),
+    ]
+    assert rows[-1]["happened"] == "ACME-42 In Progress → Done"
+
+
+def test_delivery_markers_are_not_listed_as_events(cli: Cli) -> None:
+    marker = {"identifier": "c0ffee", "event": "jira:issue_updated", "events": 1}
+    with Store.open(cli_database(cli)) as store:
+        store.inbox.add("jira", "delivery", "jira-delivery:c0ffee", marker)
+    rows = table(cli)[1:]
+    assert len(rows) == 3
+    assert not any("unreadable" in row or "? ?" in row for row in rows)
+    assert len(cli.events()) == 3
+
+
+def test_people_show_as_mapped_now(cli: Cli) -> None:
+    assert all(f"? jira:{ACCOUNT}" in row for row in table(cli)[1:])
+    assert cli("identities", "map", "jira", ACCOUNT, "ben.carter").code == 0
+    rows = table(cli)[1:]
+    assert all("ben.carter" in row and ACCOUNT not in row for row in rows)
+    assert {r["person"] for r in cli.events()} == {"ben.carter"}
+
+
+def test_times_carry_the_organisation_offset(cli: Cli) -> None:
+    cli.edit_manifest("timezone: Europe/London", "timezone: Europe/Berlin")
+    rows = table(cli)[1:]
+    # 1794225600123 ms is 2026-11-09 12:00 UTC: 13:00 in Berlin.
+    assert "2026-11-09 13:00 +01:00" in rows[-1]
+    assert cli.events()[-1]["at"] == "2026-11-09T12:00+00:00"
+
+
+def cli_database(cli: Cli) -> str:
+    return os.environ[DATABASE_ENV]
