@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, StrictInt, StringConstraints
+from pydantic import AfterValidator, Field, StrictBool, StrictInt, StringConstraints, ValidationInfo
 
 from plugin.manifest.base import Email, EnvName, Id, Strict, Url
 
+LOOPBACK = ("localhost", "::1")
+
+
+def secure_url(url: str, info: ValidationInfo) -> str:
+    """A source's URL carries its credentials: plain http only to this machine, or when the
+    manifest says so (`allow_insecure_http: true`, declared before the URL)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    local = host in LOOPBACK or host.startswith("127.")
+    if parts.scheme == "http" and not local and not info.data.get("allow_insecure_http"):
+        raise ValueError(
+            f"{url} would send the credentials in clear text; use https://, or set "
+            "allow_insecure_http: true on this source (plain http is allowed to loopback)"
+        )
+    return url
+
+
+SecureUrl = Annotated[Url, AfterValidator(secure_url)]
 HEADER_PATTERN = r"^[A-Za-z0-9-]+$"
 PROJECT_PATTERN = r"^[A-Z][A-Z0-9_]+$"
 CUSTOM_FIELD_PATTERN = r"^customfield_[0-9]+$"
@@ -47,7 +66,8 @@ class JiraSource(Strict):
     id: Id
     type: Literal["jira"]
     deployment: Literal["cloud", "datacenter"]
-    base_url: Url
+    allow_insecure_http: StrictBool = False
+    base_url: SecureUrl
     auth: JiraAuth
     # Admin webhooks sign their body with this secret (X-Hub-Signature).
     webhook_secret_env: EnvName
@@ -65,7 +85,8 @@ class JiraSource(Strict):
 class MoodleSource(Strict):
     id: Id
     type: Literal["moodle"]
-    url: Url
+    allow_insecure_http: StrictBool = False
+    url: SecureUrl
     token_env: EnvName
     concurrency: Annotated[StrictInt, Field(ge=1, le=32)] = 4
 
@@ -73,7 +94,8 @@ class MoodleSource(Strict):
 class XapiSource(Strict):
     id: Id
     type: Literal["xapi"]
-    endpoint: Url
+    allow_insecure_http: StrictBool = False
+    endpoint: SecureUrl
     auth: XapiAuth
     xapi_version: Literal["1.0.3", "2.0.0"] = "1.0.3"
     # Shared secret an LRS sends when it forwards statements to our webhook.
