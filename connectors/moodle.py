@@ -1,12 +1,12 @@
 """Moodle web services over REST: one client, typed answers, errors classified in one place.
 
-Cost: a completion sync makes 1 + sum over courses of (1 + U) calls, U being the course's
-enrolled users: 1 core_webservice_get_site_info (token and function check), then per course
+Cost: a completion sync makes 1 + M + sum over courses of (1 + U) calls, plus 1 when a
+course could not be read: 1 core_webservice_get_site_info (token and function check), 1
+core_course_get_course_module per manifest module without moodle_course (M), then per course
 1 core_enrol_get_enrolled_users and 1 core_completion_get_activities_completion_status per
-enrolled user, since Moodle has no bulk completion read. Finding the course of a module
-adds 1 core_course_get_contents per candidate course, once. 3 courses of 200 learners:
-1 + 3 x 201 = 604 calls, about 15 s at 4 in flight and 100 ms a call. `SYNC_COST` is this
-paragraph for the README; `calls_per_sync` computes it.
+enrolled user (U), since Moodle has no bulk completion read; 1 core_course_get_courses_by_field
+names the courses that failed. `SYNC_COST` is this paragraph for the README;
+`calls_per_sync` computes it, and a test counts it on the wire.
 
 The token travels in the POST body, never in a URL, and is registered with the log redactor.
 """
@@ -24,8 +24,12 @@ from pydantic import TypeAdapter, ValidationError
 from connectors.http import HttpClient, RetryPolicy
 from connectors.moodle_models import (
     ActivitiesCompletion,
+    CourseModuleAnswer,
+    CoursesByField,
     CourseSection,
+    CourseSummary,
     MessageOutcome,
+    ModuleInCourse,
     MoodleCourse,
     MoodleUser,
     SentMessage,
@@ -47,18 +51,27 @@ USERS_COURSES = "core_enrol_get_users_courses"
 ENROLLED_USERS = "core_enrol_get_enrolled_users"
 ACTIVITIES_COMPLETION = "core_completion_get_activities_completion_status"
 COURSE_CONTENTS = "core_course_get_contents"
+COURSE_MODULE = "core_course_get_course_module"
+COURSES_BY_FIELD = "core_course_get_courses_by_field"
 SEND_MESSAGES = "core_message_send_instant_messages"
 
+# What manifest/moodle-functions.txt lists: every function skillrelay calls.
 REQUIRED_FUNCTIONS: tuple[str, ...] = (
     SITE_INFO,
     USERS_BY_FIELD,
-    USERS_COURSES,
+    COURSE_MODULE,
+    COURSES_BY_FIELD,
     ENROLLED_USERS,
     ACTIVITIES_COMPLETION,
-    COURSE_CONTENTS,
     SEND_MESSAGES,
 )
-SYNC_FUNCTIONS: tuple[str, ...] = (SITE_INFO, ENROLLED_USERS, ACTIVITIES_COMPLETION)
+SYNC_FUNCTIONS: tuple[str, ...] = (
+    SITE_INFO,
+    COURSE_MODULE,
+    COURSES_BY_FIELD,
+    ENROLLED_USERS,
+    ACTIVITIES_COMPLETION,
+)
 
 _SITE_INFO = TypeAdapter(SiteInfo)
 _USERS = TypeAdapter(list[MoodleUser])
@@ -66,21 +79,34 @@ _COURSES = TypeAdapter(list[MoodleCourse])
 _COMPLETION = TypeAdapter(ActivitiesCompletion)
 _SECTIONS = TypeAdapter(list[CourseSection])
 _SENT = TypeAdapter(list[SentMessage])
+_COURSE_MODULE = TypeAdapter(CourseModuleAnswer)
+_COURSES_BY_FIELD = TypeAdapter(CoursesByField)
 
 SYNC_COST = """\
-**Moodle sync cost.** Each sync makes `1 + Σ(1 + U)` web-service calls, summed over the
-configured courses, where `U` is a course's number of enrolled users: one
-`core_webservice_get_site_info` (checks the token and its functions), then per course one
-`core_enrol_get_enrolled_users` and one `core_completion_get_activities_completion_status`
-per enrolled user (Moodle has no bulk completion read). Finding the course of a manifest
-module adds one `core_course_get_contents` per candidate course, once. Example: 3 courses
-of 200 learners = 1 + 3 × 201 = 604 calls, about 15 s with 4 calls in flight at 100 ms each.
+**Moodle sync cost.** Each sync makes `1 + M + Σ(1 + U)` web-service calls, plus 1 when a
+course could not be read. `M` is the number of manifest modules without `moodle_course`;
+the sum runs over the courses that hold the manifest's modules, `U` being a course's number
+of enrolled users. That is one `core_webservice_get_site_info` (checks the token and its
+functions), one `core_course_get_course_module` per module without `moodle_course` (finds
+its course; every sync), then per course one `core_enrol_get_enrolled_users` and one
+`core_completion_get_activities_completion_status` per enrolled user (Moodle has no bulk
+completion read). A course that cannot be read counts the calls made before it failed (one
+when Moodle refuses its enrolled users), and one `core_course_get_courses_by_field` at the
+end names every such course. Example: 3 courses of 200 learners, every module with its
+`moodle_course` = 1 + 0 + 3 × 201 = 604 calls, about 15 s with 4 calls in flight at 100 ms
+each (`concurrency` in the manifest).
 """
 
 
-def calls_per_sync(enrolled_per_course: Sequence[int], located_courses: int = 0) -> int:
-    """Web-service calls one sync makes (see SYNC_COST)."""
-    return 1 + sum(1 + users for users in enrolled_per_course) + located_courses
+def calls_per_sync(
+    enrolled_per_course: Sequence[int],
+    modules_without_course: int = 0,
+    *,
+    any_course_failed: bool = False,
+) -> int:
+    """Web-service calls one sync makes (see SYNC_COST); a failed course counts 0 users."""
+    courses = sum(1 + users for users in enrolled_per_course)
+    return 1 + modules_without_course + courses + (1 if any_course_failed else 0)
 
 
 class MoodleClient(HttpClient):
@@ -186,6 +212,20 @@ class MoodleClient(HttpClient):
     def activities_completion(self, courseid: int, userid: int) -> ActivitiesCompletion:
         body = self.call(ACTIVITIES_COMPLETION, {"courseid": courseid, "userid": userid})
         return self._parse(ACTIVITIES_COMPLETION, _COMPLETION, body)
+
+    def course_module(self, cmid: int) -> ModuleInCourse:
+        """Where a course module lives (its course id), read from its cmid alone."""
+        body = self.call(COURSE_MODULE, {"cmid": cmid})
+        return self._parse(COURSE_MODULE, _COURSE_MODULE, body).cm
+
+    def courses_by_ids(self, courseids: Sequence[int]) -> list[CourseSummary]:
+        """Courses by id; for one the token's user may not enter, Moodle still gives its
+        public fields (name) when the course is visible, and leaves out hidden ones."""
+        if not courseids:
+            return []
+        value = ",".join(str(c) for c in courseids)
+        body = self.call(COURSES_BY_FIELD, {"field": "ids", "value": value})
+        return list(self._parse(COURSES_BY_FIELD, _COURSES_BY_FIELD, body).courses)
 
     def course_contents(self, courseid: int) -> list[CourseSection]:
         options = [{"name": "excludecontents", "value": True}]  # no file lists: smaller answer

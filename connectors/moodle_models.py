@@ -60,6 +60,34 @@ class MoodleCourse(Lenient):
     progress: float | None = None
 
 
+class CourseSummary(Lenient):
+    """core_course_get_courses_by_field item (only public fields for a course the token's
+    user may not enter)."""
+
+    id: int
+    fullname: str = ""
+    shortname: str = ""
+
+
+class CoursesByField(Lenient):
+    courses: tuple[CourseSummary, ...] = ()
+
+
+class ModuleInCourse(Lenient):
+    """core_course_get_course_module `cm`: where a course module lives."""
+
+    id: int  # the cmid
+    course: int
+    module: int | None = None
+    name: str = ""
+    modname: str = ""
+    instance: int | None = None
+
+
+class CourseModuleAnswer(Lenient):
+    cm: ModuleInCourse
+
+
 class CompletionStateCode(IntEnum):
     """Moodle's COMPLETION_* states for an activity."""
 

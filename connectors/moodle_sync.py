@@ -1,6 +1,13 @@
 """Moodle completion sync: read each course's current activity states, emit what changed.
 
-Cost per sync: 1 + sum over courses of (1 + enrolled users) calls; see `connectors.moodle`.
+Cost per sync: 1 + M + sum over courses of (1 + enrolled users) calls, plus 1 when a course
+failed; see `connectors.moodle`.
+
+A course that cannot be read (the token's user is not enrolled, lacks a capability there, or
+the course is gone) does not stop the others: every other course is read and stored, then
+the pull ends with one IncompleteSync naming each failed course (id, name, Moodle's reason)
+and each module whose course could not be found, so `sync` exits 1 every run until it is
+fixed. Only errors about the token itself, or worth retrying later, end the pull at once.
 
 Web services offer no completion change feed, so the cursor of stream `course:<id>` holds the
 states seen last time, as compact JSON `{"<userid>:<cmid>": [state, timecompleted]}`. It is
@@ -21,6 +28,7 @@ undoes, so a re-run gives the same key.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -28,9 +36,12 @@ from typing import Any
 
 from connectors.moodle import SYNC_FUNCTIONS, MoodleClient
 from connectors.moodle_models import ActivitiesCompletion, ActivityStatus, MoodleUser
+from connectors.moodle_wire import ContextAccessError
 from plugin.domain import Completion, CompletionState, PersonRef
-from plugin.errors import AuthError, FatalError
+from plugin.errors import AuthError, ConnectorError, FatalError
 from plugin.ports import Batch
+
+log = logging.getLogger("skillrelay.moodle")
 
 Key = tuple[int, int]  # (userid, cmid)
 Seen = tuple[int, int]  # (state, timecompleted)
@@ -47,12 +58,19 @@ def course_stream(courseid: int) -> str:
     return f"course:{courseid}"
 
 
-class MoodleSource:
-    """An EventSource over Moodle activity completion; one Batch per configured course.
+class IncompleteSync(FatalError):
+    """Some courses or modules could not be read; everything else was read and stored."""
 
-    Per-user completion calls run `concurrency` at a time. A failed call for one user (a
-    FatalError such as an unconfirmed account) goes to `Batch.errors` and keeps that user's
-    last known states; AuthError and RetriableError end the pull (fix or retry later).
+
+class MoodleSource:
+    """An EventSource over Moodle activity completion; one Batch per readable course.
+
+    `courses` are the courses the manifest names; `unplaced` are cmids without one, whose
+    course is asked of Moodle (core_course_get_course_module) on every pull. Per-user
+    completion calls run `concurrency` at a time. A failed call for one user (a FatalError
+    such as an unconfirmed account) goes to `Batch.errors` and keeps that user's last known
+    states; a course or module that cannot be read is reported at the end (IncompleteSync);
+    other AuthError and any RetriableError end the pull (fix or retry later).
     """
 
     name = "moodle"
@@ -63,6 +81,7 @@ class MoodleSource:
         *,
         courses: Iterable[int],
         cmids: Iterable[int],
+        unplaced: Iterable[int] = (),
         concurrency: int = 4,
         only_active: bool = False,
     ) -> None:
@@ -70,25 +89,67 @@ class MoodleSource:
             raise ValueError("concurrency must be at least 1")
         self.client = client
         self.courses = tuple(sorted(set(courses)))
-        self.cmids = frozenset(cmids)
+        self.unplaced = tuple(sorted(set(unplaced)))
+        self.cmids = frozenset(cmids) | frozenset(self.unplaced)
         self.concurrency = concurrency
         self.only_active = only_active
 
     def pull(self, cursors: Mapping[str, str | None], now: datetime) -> Iterator[Batch]:
         self.client.connect(SYNC_FUNCTIONS)
-        for courseid in self.courses:
-            yield self.sync_course(courseid, cursors.get(course_stream(courseid)), now)
+        located, problems = self.locate()
+        courses = sorted(set(self.courses) | set(located.values()))
+        failed: dict[int, str] = {}
+        for courseid in courses:
+            try:
+                batch = self.sync_course(courseid, cursors.get(course_stream(courseid)), now)
+            except FatalError as exc:
+                if not is_local(exc):
+                    raise
+                failed[courseid] = reason(exc)
+                continue
+            yield batch
+        heads = [f"{len(failed)} of {len(courses)} courses could not be read"] if failed else []
+        if problems:
+            heads.append(f"{len(problems)} module(s) could not be found")
+        if failed:
+            problems = self.describe_courses(failed) + problems
+        if problems:
+            lines = "\n".join(f"  {p}" for p in problems)
+            raise IncompleteSync(
+                self.name, f"{', '.join(heads)}; all else was read and stored:\n{lines}"
+            )
+
+    def locate(self) -> tuple[dict[int, int], list[str]]:
+        """The course of each unplaced cmid, and a line for each one Moodle cannot place."""
+        found: dict[int, int] = {}
+        problems: list[str] = []
+        for cmid in self.unplaced:
+            try:
+                found[cmid] = self.client.course_module(cmid).course
+            except FatalError as exc:
+                if not is_local(exc):
+                    raise
+                problems.append(f"module cmid {cmid} (no moodle_course) not found: {reason(exc)}")
+        return found, problems
+
+    def describe_courses(self, failed: Mapping[int, str]) -> list[str]:
+        """One line per failed course, named by one call for all of them."""
+        try:
+            names = {c.id: c.fullname for c in self.client.courses_by_ids(sorted(failed))}
+        except ConnectorError as exc:
+            log.warning("moodle: could not read the failed courses' names: %s", exc)
+            names = {}
+        return [
+            f"course {courseid} {_quoted(names.get(courseid))}: {why}"
+            for courseid, why in sorted(failed.items())
+        ]
 
     def sync_course(self, courseid: int, cursor: str | None, now: datetime) -> Batch:
+        """One course's batch; raises FatalError when the course cannot be read."""
         stream = course_stream(courseid)
         known, errors = load_state(cursor)
         errors = [f"course {courseid}: {e}" for e in errors]
-        try:
-            users = self.client.enrolled_users(courseid, only_active=self.only_active)
-        except AuthError:
-            raise
-        except FatalError as exc:
-            return Batch(stream, (), None, 0, errors=(f"course {courseid}: {exc}",))
+        users = self.client.enrolled_users(courseid, only_active=self.only_active)
 
         by_user: dict[int, dict[int, Seen]] = {}
         for (userid, cmid), seen in known.items():
@@ -154,6 +215,19 @@ class MoodleSource:
                 raise
 
 
+def is_local(exc: FatalError) -> bool:
+    """True for a failure of one course or module; False when the token itself is refused."""
+    return not isinstance(exc, AuthError) or isinstance(exc, ContextAccessError)
+
+
+def reason(exc: ConnectorError) -> str:
+    return str(exc).removeprefix(f"{exc.service}: ")
+
+
+def _quoted(name: str | None) -> str:
+    return f'"{name}"' if name else "(name not visible to the token's user)"
+
+
 def _settle(future: Future[ActivitiesCompletion]) -> ActivitiesCompletion | FatalError:
     try:
         return future.result()
@@ -204,22 +278,3 @@ def load_state(cursor: str | None) -> tuple[dict[Key, Seen], list[str]]:
 def dump_state(state: Mapping[Key, Seen]) -> str:
     data = {f"{u}:{c}": [s, t] for (u, c), (s, t) in sorted(state.items())}
     return json.dumps(data, separators=(",", ":"))
-
-
-def locate_modules(
-    client: MoodleClient, cmids: Iterable[int], candidate_courses: Iterable[int] | None = None
-) -> dict[int, int]:
-    """Map each cmid to its course id by reading core_course_get_contents, one call per
-    candidate course, stopping once all are found. Without candidates, the courses of the
-    token's user are searched (2 more calls). cmids not found are absent from the result."""
-    wanted = set(cmids)
-    if candidate_courses is None:
-        info = client.site_info()
-        candidate_courses = [course.id for course in client.users_courses(info.userid)]
-    found: dict[int, int] = {}
-    for courseid in candidate_courses:
-        if wanted <= found.keys():
-            break
-        for section in client.course_contents(courseid):
-            found.update({m.id: courseid for m in section.modules if m.id in wanted})
-    return found

@@ -41,11 +41,18 @@ AUTH_HINTS: Mapping[str, str] = {
     "wsaccessuserunconfirmed": "the token's user is not confirmed",
     "passwordisexpired": "the token's user must change their password",
     "nopermissions": "the token's user lacks a capability for this call",
-    "requireloginerror": "the token's user cannot access this course",
+    "requireloginerror": "the token's user cannot access this course or module",
     "restrictedcontextexception": "the token is restricted to another context",
     "errorcoursecontextnotvalid": "the token's user cannot access this course",
 }
+# Codes about one course or module, not the token: the token's user lacks access or a
+# capability there. A sync reports that course and goes on with the others.
+CONTEXT_CODES = frozenset({"errorcoursecontextnotvalid", "requireloginerror", "nopermissions"})
 RETRIABLE_CODES = frozenset({"sitemaintenance"})  # a non-admin during maintenance mode
+
+
+class ContextAccessError(AuthError):
+    """The token works, but its user may not do this in one course or module."""
 
 
 def encode_params(params: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -96,6 +103,8 @@ def raise_for_body(service: str, wsfunction: str, body: Any) -> None:
     where = f"{wsfunction}: {code or body.get('exception')}"
     if code == "accessexception":
         raise AuthError(service, _access_hint(wsfunction, body))
+    if code in CONTEXT_CODES:
+        raise ContextAccessError(service, f"{where}: {AUTH_HINTS[code]} ({message})")
     if code in AUTH_HINTS:
         raise AuthError(service, f"{where}: {AUTH_HINTS[code]} ({message})")
     if code in RETRIABLE_CODES:

@@ -13,7 +13,7 @@ from datetime import datetime
 from connectors.http import RetryPolicy
 from connectors.jira import JiraClient, JiraSource
 from connectors.moodle import MoodleClient
-from connectors.moodle_sync import MoodleSource, locate_modules
+from connectors.moodle_sync import MoodleSource
 from connectors.xapi import LrsClient, XapiSource
 from plugin import logs
 from plugin.engine import ticket_fields
@@ -93,7 +93,7 @@ def xapi_modules(manifest: Manifest) -> dict[str, str]:
 
 
 class LazyMoodleSource:
-    """Finds the courses of unplaced modules on the first pull, not at start-up (that is I/O)."""
+    """Builds the MoodleSource on the first pull; it finds unplaced modules' courses itself."""
 
     name = "moodle"
 
@@ -109,11 +109,13 @@ class LazyMoodleSource:
             modules = [m for s in self.manifest.skills for m in s.modules if m.moodle_cmid]
             courses = {m.moodle_course for m in modules if m.moodle_course is not None}
             unplaced = [m.moodle_cmid for m in modules if m.moodle_course is None and m.moodle_cmid]
-            if unplaced:
-                courses.update(locate_modules(self.client, unplaced).values())
             cmids = [m.moodle_cmid for m in modules if m.moodle_cmid is not None]
             self._source = MoodleSource(
-                self.client, courses=courses, cmids=cmids, concurrency=src.concurrency
+                self.client,
+                courses=courses,
+                cmids=cmids,
+                unplaced=unplaced,
+                concurrency=src.concurrency,
             )
         return self._source
 

@@ -16,6 +16,7 @@ import responses
 
 from connectors.http import RetryPolicy
 from connectors.moodle import REQUIRED_FUNCTIONS, SYNC_COST, MoodleClient, calls_per_sync
+from connectors.moodle_wire import ContextAccessError
 from plugin.errors import AuthError, FatalError, RetriableError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "moodle"
@@ -142,7 +143,7 @@ ERRORS: list[tuple[str, type[Exception], str]] = [
     ("error_accessexception", AuthError, "core_enrol_get_users_courses"),
     ("error_accessexception_debug", AuthError, "function core_enrol_get_users_courses is not"),
     ("error_invalidparameter", FatalError, "invalidparameter"),
-    ("error_nopermissions", AuthError, "nopermissions"),
+    ("error_nopermissions", ContextAccessError, "nopermissions"),
 ]
 
 
@@ -327,3 +328,21 @@ def test_empty_token_is_refused() -> None:
 def test_calls_per_sync(per_course: list[int], located: int, calls: int) -> None:
     assert calls_per_sync(per_course, located) == calls
     assert "604" in SYNC_COST
+
+
+def test_course_module_gives_the_course_of_a_cmid(client: MoodleClient, server: Recorder) -> None:
+    server.queue(fixture("course_module")).queue(fixture("error_invalidrecord"))
+    cm = client.course_module(46)
+    assert (cm.id, cm.course, cm.modname) == (46, 7, "page")
+    assert server.form()["wsfunction"] == "core_course_get_course_module"
+    assert server.form()["cmid"] == "46"
+    with pytest.raises(FatalError, match="invalidrecord: Can't find data record"):
+        client.course_module(999)
+
+
+def test_courses_by_ids_reads_names_in_one_call(client: MoodleClient, server: Recorder) -> None:
+    server.queue(fixture("courses_by_field"))
+    [course] = client.courses_by_ids([23, 404])
+    assert (course.id, course.fullname) == (23, "Incident postmortems")
+    assert (server.form()["field"], server.form()["value"]) == ("ids", "23,404")
+    assert client.courses_by_ids([]) == [] and len(server.requests) == 1

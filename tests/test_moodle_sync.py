@@ -19,7 +19,7 @@ import responses
 
 from connectors.http import RetryPolicy
 from connectors.moodle import MoodleClient, calls_per_sync
-from connectors.moodle_sync import MoodleSource, dump_state, load_state, locate_modules
+from connectors.moodle_sync import IncompleteSync, MoodleSource, dump_state, load_state
 from plugin.domain import Completion, CompletionState
 from plugin.errors import AuthError
 from plugin.ports import Batch, EventSource
@@ -75,10 +75,18 @@ class FakeMoodle:
             )
         elif function == "core_completion_get_activities_completion_status":
             answer = self._timed(int(form["courseid"]), int(form["userid"]))
-        elif function == "core_course_get_contents":
-            answer = fixture("course_contents") if form["courseid"] == "7" else []
-        elif function == "core_enrol_get_users_courses":
-            answer = fixture("users_courses")
+        elif function == "core_course_get_course_module":
+            cmid = int(form["cmid"])
+            if cmid in CMIDS:
+                answer = fixture("course_module")
+                answer["cm"]["id"] = cmid
+            else:
+                answer = fixture("error_invalidrecord")
+        elif function == "core_course_get_courses_by_field":
+            template = fixture("courses_by_field")["courses"][0]
+            ids = [int(c) for c in form["value"].split(",")]
+            courses = [template | {"id": c, "fullname": f"Course {c}"} for c in ids if c != 404]
+            answer = {"courses": courses, "warnings": []}
         else:
             raise AssertionError(function)
         return 200, {"Content-Type": "application/json"}, json.dumps(answer)
@@ -250,23 +258,55 @@ def test_one_failing_user_keeps_its_state_and_the_rest_sync(
     assert load_state(batch.cursor)[0][(8, 46)] == (1, T2)
 
 
-def test_a_permission_error_stops_the_pull(moodle: FakeMoodle, client: MoodleClient) -> None:
-    moodle.errors[6] = "error_nopermissions"
-    with pytest.raises(AuthError, match="nopermissions"):
-        pull(source(client))
+def pull_incomplete(src: EventSource) -> tuple[list[Batch], str]:
+    """The batches a pull yields before it ends with IncompleteSync, and its message."""
+    batches: list[Batch] = []
+    with pytest.raises(IncompleteSync) as caught:
+        for batch in src.pull({}, NOW):
+            batches.append(batch)
+    return batches, str(caught.value)
+
+
+def test_a_permission_error_fails_that_course_only(
+    moodle: FakeMoodle, client: MoodleClient
+) -> None:
+    moodle.users[9] = fixture("enrolled_users")[:1]  # user 5 only
+    moodle.errors[6] = "error_nopermissions"  # in course 7: report/progress:view missing
+    moodle.states = {(5, 45): (2, T1)}
+    [course9], message = pull_incomplete(source(client, courses=(7, 9)))
+    assert course9.stream == "course:9"
+    assert [e.natural_key for e in course9.events] == [f"moodle:5:45:2:{T1}"]
+    assert "1 of 2 courses could not be read" in message
+    assert 'course 7 "Course 7": ' in message and "nopermissions" in message
+    assert "View activity completion reports" in message
 
 
 def test_a_course_that_cannot_be_read_does_not_block_the_others(
     moodle: FakeMoodle, client: MoodleClient
 ) -> None:
     moodle.users[9] = fixture("enrolled_users")[:1]
-    moodle.course_errors[8] = "error_invalidparameter"
+    moodle.course_errors[8] = "error_coursecontextnotvalid"
+    moodle.course_errors[404] = "error_invalidparameter"
     moodle.states = {(5, 45): (2, T1)}
-    broken, course9 = pull(source(client, courses=(9, 8)))
-    assert (broken.stream, broken.events, broken.cursor) == ("course:8", (), None)
-    assert "invalidparameter" in broken.errors[0]
-    assert course9.stream == "course:9"
-    assert [e.natural_key for e in course9.events] == [f"moodle:5:45:2:{T1}"]
+    batches, message = pull_incomplete(source(client, courses=(9, 8, 404)))
+    assert [b.stream for b in batches] == ["course:9"]
+    assert [e.natural_key for e in batches[0].events] == [f"moodle:5:45:2:{T1}"]
+    lines = message.splitlines()
+    assert "2 of 3 courses could not be read" in lines[0]
+    assert lines[1].startswith('  course 8 "Course 8": core_enrol_get_enrolled_users: ')
+    assert "errorcoursecontextnotvalid" in lines[1] and "(Not enrolled)" in lines[1]
+    assert lines[2].startswith("  course 404 (name not visible to the token's user): ")
+    assert "invalidparameter" in lines[2]
+    assert moodle.calls["core_course_get_courses_by_field"] == 1
+
+
+def test_a_refused_token_still_ends_the_pull(moodle: FakeMoodle, client: MoodleClient) -> None:
+    moodle.course_errors[7] = "error_invalidtoken"
+    moodle.users[9] = fixture("enrolled_users")
+    with pytest.raises(AuthError, match="invalidtoken") as caught:
+        pull(source(client, courses=(7, 9)))
+    assert not isinstance(caught.value, IncompleteSync)
+    assert moodle.calls["core_completion_get_activities_completion_status"] == 0
 
 
 def test_the_sync_checks_its_functions_first(moodle: FakeMoodle, client: MoodleClient) -> None:
@@ -323,19 +363,22 @@ def test_state_round_trips() -> None:
     assert load_state(None) == ({}, []) and load_state("") == ({}, [])
 
 
-def test_locate_modules_stops_once_all_are_found(moodle: FakeMoodle, client: MoodleClient) -> None:
-    assert locate_modules(client, [45, 47], [7, 9]) == {45: 7, 47: 7}
-    assert moodle.calls["core_course_get_contents"] == 1
-
-
-def test_locate_modules_searches_the_token_users_courses(
+def test_a_module_without_course_is_placed_by_its_cmid(
     moodle: FakeMoodle, client: MoodleClient
 ) -> None:
-    assert locate_modules(client, [46, 999]) == {46: 7}  # 999 is nowhere
-    assert moodle.calls == Counter(
-        {
-            "core_webservice_get_site_info": 1,
-            "core_enrol_get_users_courses": 1,
-            "core_course_get_contents": 2,
-        }
-    )
+    moodle.states = {(5, 46): (1, T2)}
+    batch = only(pull(source(client, courses=(), cmids=(), unplaced=(46,))))
+    assert batch.stream == "course:7"
+    assert [e.module for e in completions(batch)] == ["moodle:cm:46"]
+    assert moodle.calls["core_course_get_course_module"] == 1
+    assert moodle.calls["core_webservice_get_site_info"] == 1
+
+
+def test_a_module_moodle_cannot_find_is_named(moodle: FakeMoodle, client: MoodleClient) -> None:
+    moodle.states = {(5, 46): (1, T2)}
+    [batch], message = pull_incomplete(source(client, courses=(), unplaced=(46, 999)))
+    assert [e.module for e in completions(batch)] == ["moodle:cm:46"]
+    assert "1 module(s) could not be found" in message
+    assert "module cmid 999 (no moodle_course) not found" in message
+    assert "invalidrecord" in message
+    assert moodle.calls["core_course_get_courses_by_field"] == 0

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connectors.moodle_wire import encode_params, raise_for_body
+from connectors.moodle_wire import ContextAccessError, encode_params, raise_for_body
 from plugin.errors import AuthError, FatalError, RetriableError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "moodle"
@@ -94,7 +94,15 @@ BODIES = [
         ["invalidparameter", "Invalid parameter value detected"],
         ["mdl_user", "ada@example.org", "Missing required key"],
     ),
-    ("error_nopermissions", AuthError, ["nopermissions", "View activity completion"], []),
+    ("error_nopermissions", ContextAccessError, ["nopermissions", "View activity completion"], []),
+    (
+        "error_coursecontextnotvalid",
+        ContextAccessError,
+        ["errorcoursecontextnotvalid", "course id:23", "(Not enrolled)"],
+        [],
+    ),
+    ("error_requireloginerror", ContextAccessError, ["requireloginerror", "Not enrolled"], []),
+    ("error_invalidrecord", FatalError, ["invalidrecord", "table course_modules"], []),
     ("error_sitemaintenance", RetriableError, ["sitemaintenance"], []),
     ("error_usernotconfirmed", FatalError, ["usernotconfirmed"], []),
 ]
