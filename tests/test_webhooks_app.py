@@ -17,8 +17,11 @@ from plugin.store import Store, migrate
 from plugin.sync import inbox_event
 from tests.test_webhooks_support import (
     ENV,
+    FORWARD_SECRET,
     JSON_TYPE,
     LOGSTORE,
+    LRS_PASSWORD,
+    LRS_USER,
     automation,
     basic,
     bearer,
@@ -26,6 +29,7 @@ from tests.test_webhooks_support import (
     fixture_json,
     make_app,
     manifest,
+    manifest_text,
     signed,
     sqlite_store,
     write_manifest,
@@ -56,6 +60,8 @@ def test_refuses_to_start_without_secrets(sqlite_store: Store, manifest: Manifes
         assert name in message
     assert "sources[jira].webhook_secret_env" in message
     assert "ALLOW_UNSIGNED" in message
+    # The receiver never needs the credentials skillrelay signs in to the LRS with.
+    assert "LRS_USERNAME" not in message and "LRS_PASSWORD" not in message
 
 
 def test_refuses_to_start_when_one_named_secret_is_missing(
@@ -126,6 +132,34 @@ def test_senders_missing_from_the_manifest_answer_404(sqlite_store: Store, tmp_p
     assert (response.status_code, _code(response.json)) == (404, "not_configured")
 
 
+# -- who may forward statements -------------------------------------------------------------
+
+CHALLENGES = ['Basic realm="skillrelay", charset="UTF-8"', 'Bearer realm="skillrelay"']
+
+
+def test_the_xapi_receiver_takes_only_its_own_inbound_secret(client: FlaskClient) -> None:
+    # The forward secret, as a bearer token or as a Basic password (any user name).
+    for headers in (bearer(), basic("ralph", FORWARD_SECRET), basic("", FORWARD_SECRET)):
+        assert client.post("/webhooks/xapi", data=STATEMENT, headers=headers).status_code == 200
+    # The credentials skillrelay signs in to the LRS with are outbound: they open nothing.
+    response = client.post("/webhooks/xapi", data=STATEMENT, headers=basic(LRS_USER, LRS_PASSWORD))
+    assert (response.status_code, _code(response.json)) == (401, "bad_credentials")
+    assert response.headers.getlist("WWW-Authenticate") == CHALLENGES
+    response = client.post("/webhooks/xapi", data=STATEMENT, headers=bearer(LRS_PASSWORD))
+    assert response.status_code == 401
+
+
+def test_outbound_lrs_credentials_alone_do_not_open_the_receiver(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    text = manifest_text().replace("    forward_secret_env: LRS_FORWARD_SECRET\n", "")
+    pulled = write_manifest(tmp_path, text)  # the LRS is read with basic auth, never pushes
+    env = {k: v for k, v in ENV.items() if k != "LRS_FORWARD_SECRET"}
+    client = make_app(sqlite_store, pulled, env=env).test_client()
+    response = client.post("/webhooks/xapi", data=STATEMENT, headers=basic(LRS_USER, LRS_PASSWORD))
+    assert (response.status_code, _code(response.json)) == (404, "not_configured")
+
+
 # -- bad input: exact status and error code, never a 5xx -----------------------------------
 
 NO_STATUS = fixture_json("cloud_issue_updated_status_done")
@@ -184,9 +218,9 @@ BAD_INPUT: list[tuple[str, str, str, bytes, Mapping[str, str], int, str, str]] =
     ("xapi-no-credentials", "POST", "/webhooks/xapi", STATEMENT, {"Content-Type": JSON_TYPE},
      401, "missing_credentials", "Authorization: missing"),
     ("xapi-bad-password", "POST", "/webhooks/xapi", STATEMENT, basic(password="nope"), 401,
-     "bad_credentials", "wrong username or password"),
-    ("xapi-bad-user", "POST", "/webhooks/xapi", STATEMENT, basic(user="nope"), 401,
-     "bad_credentials", "wrong username or password"),
+     "bad_credentials", "wrong password"),
+    ("xapi-outbound-credentials", "POST", "/webhooks/xapi", STATEMENT,
+     basic(LRS_USER, LRS_PASSWORD), 401, "bad_credentials", "forward secret"),
     ("xapi-bad-bearer", "POST", "/webhooks/xapi", STATEMENT, bearer("nope"), 401,
      "bad_credentials", "wrong bearer token"),
     ("xapi-empty-bearer", "POST", "/webhooks/xapi", STATEMENT,
@@ -245,6 +279,8 @@ def test_bad_input(
     assert response.json["error"] == code
     assert message.lower() in response.json["message"].lower()
     assert sqlite_store.inbox.list() == []  # nothing refused is stored
+    if path == "/webhooks/xapi" and status == 401:  # says how to sign in
+        assert response.headers.getlist("WWW-Authenticate") == CHALLENGES
 
 
 def test_405_names_the_allowed_method(client: FlaskClient) -> None:
@@ -322,11 +358,26 @@ def test_a_delivery_without_events_is_recognised_by_its_identifier(
     headers = signed(body.encode(), **{"X-Atlassian-Webhook-Identifier": "c0ffee"})
     first = stored_client.post("/webhooks/jira", data=body, headers=headers)
     again = stored_client.post("/webhooks/jira", data=body, headers=headers)
-    assert first.json == {"status": "stored", "events": 0, "duplicates": 0, "ignored": 1}
+    assert first.json == {"status": "ignored", "events": 0, "duplicates": 0, "ignored": 1}
     assert again.json is not None and again.json["status"] == "duplicate"
     (marker,) = store.inbox.list()
     assert (marker.kind, marker.natural_key) == ("delivery", "jira-delivery:c0ffee")
     assert marker.payload == {"identifier": "c0ffee", "event": "comment_created", "events": 0}
+
+
+@pytest.mark.parametrize(
+    ("name", "headers"),
+    [("cloud_issue_updated_status_done", "signed"), ("automation_format", "automation")],
+)
+def test_issues_of_projects_the_manifest_does_not_list_are_ignored(
+    stored_client: FlaskClient, store: Store, name: str, headers: str
+) -> None:
+    body = json.dumps(fixture_json(name)).replace("ACME", "HR").encode()
+    sent = signed(body) if headers == "signed" else automation()
+    response = stored_client.post("/webhooks/jira", data=body, headers=sent)
+    assert response.status_code == 200
+    assert response.json == {"status": "ignored", "events": 0, "duplicates": 0, "ignored": 1}
+    assert store.inbox.list(kind="ticket") == []
 
 
 def test_without_identifier_the_natural_key_deduplicates(
@@ -408,7 +459,7 @@ def test_a_statement_forwarded_twice_is_a_duplicate(
 def test_a_void_of_an_earlier_request_is_left_to_the_sync(stored_client: FlaskClient) -> None:
     voided = (LOGSTORE / "voided.json").read_bytes()
     response = stored_client.post("/webhooks/xapi", data=voided, headers=bearer())
-    assert response.json == {"status": "stored", "events": 0, "duplicates": 0, "ignored": 1}
+    assert response.json == {"status": "ignored", "events": 0, "duplicates": 0, "ignored": 1}
 
 
 def _code(body: Any) -> str | None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import pytest
 import schemathesis
 from flask import Flask
@@ -122,7 +124,8 @@ def test_metrics_move(client: FlaskClient, store: Store) -> None:
     assert _value(text, "skillrelay_webhook_received_total", sender="jira") == 4
     assert _value(text, "skillrelay_webhook_received_total", sender="xapi") == 1
     assert _value(text, "skillrelay_webhook_duplicates_total", sender="jira") == 1
-    assert _value(text, "skillrelay_webhook_ignored_total", sender="xapi") == 1
+    ignored = "skillrelay_webhook_ignored_total"
+    assert _value(text, ignored, sender="xapi", reason="verb") == 1
     assert _value(text, "skillrelay_inbox_stored_events_total", source="jira") == 1
     assert _value(text, "skillrelay_inbox_stored_events_total", source="xapi") == 1
     rejected = "skillrelay_webhook_rejected_total"
@@ -134,6 +137,18 @@ def test_metrics_move(client: FlaskClient, store: Store) -> None:
     assert _value(text, "skillrelay_store_up") == 1
     latency = "skillrelay_http_request_duration_seconds_count"
     assert _value(text, latency, endpoint="/webhooks/jira") == 4
+
+
+def test_ignored_deliveries_are_counted_by_reason(client: FlaskClient) -> None:
+    other = DONE.replace(b"ACME", b"HR")  # a project the manifest does not list
+    client.post("/webhooks/jira", data=other, headers=signed(other))
+    comment = json.dumps({**json.loads(DONE), "webhookEvent": "comment_created"}).encode()
+    client.post("/webhooks/jira", data=comment, headers=signed(comment))
+    text = client.get("/metrics").data
+    ignored = "skillrelay_webhook_ignored_total"
+    assert _value(text, ignored, sender="jira", reason="project") == 1
+    assert _value(text, ignored, sender="jira", reason="event") == 1
+    assert _value(text, "skillrelay_inbox_stored_events_total", source="jira") is None
 
 
 def test_each_app_has_its_own_registry(store: Store, manifest: Manifest) -> None:
@@ -160,6 +175,37 @@ def test_openapi_document_is_valid(client: FlaskClient) -> None:
     assert document["components"]["securitySchemes"]["automationToken"]["name"] == (
         "X-Skillrelay-Token"
     )
+
+
+def test_openapi_says_what_the_app_does(client: FlaskClient) -> None:
+    document = client.get("/openapi.json").json
+    assert document is not None
+    xapi = document["paths"]["/webhooks/xapi"]["post"]
+    jira = document["paths"]["/webhooks/jira"]["post"]
+    # Who retries a 503 depends on who sent the request.
+    assert "Jira" in jira["responses"]["503"]["description"]
+    assert "Jira" not in xapi["responses"]["503"]["description"]
+    assert "LRS" in xapi["responses"]["503"]["description"]
+    # The xAPI receiver's credentials are its own inbound forward secret, in either scheme.
+    schemes = document["components"]["securitySchemes"]
+    for name in ("forwardBasic", "forwardBearer"):
+        assert {name: []} in xapi["security"]
+        assert "forward secret" in schemes[name]["description"]
+    assert "WWW-Authenticate" in xapi["responses"]["401"]["headers"]
+    # The answers the app gives are the ones documented.
+    accepted = document["components"]["schemas"]["Accepted"]
+    statement = (LOGSTORE / "completed.json").read_bytes()
+    viewed = (LOGSTORE / "viewed.json").read_bytes()
+    answers = [
+        client.post("/webhooks/xapi", data=statement, headers=basic()),
+        client.post("/webhooks/xapi", data=statement, headers=basic()),
+        client.post("/webhooks/xapi", data=viewed, headers=basic()),
+    ]
+    assert [a.json["status"] for a in answers if a.json] == ["stored", "duplicate", "ignored"]
+    for answer in answers:
+        jsonschema.validate(answer.json, accepted)
+    refused = client.post("/webhooks/xapi", data=statement, headers=basic(password="nope"))
+    assert refused.status_code == 401 and refused.headers.getlist("WWW-Authenticate")
 
 
 def _value(text: bytes, name: str, **labels: str) -> float | None:

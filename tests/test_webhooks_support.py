@@ -113,7 +113,8 @@ def automation(token: str = AUTOMATION_SECRET) -> dict[str, str]:
     return {"Content-Type": JSON_TYPE, AUTOMATION_HEADER: token}
 
 
-def basic(user: str = LRS_USER, password: str = LRS_PASSWORD) -> dict[str, str]:
+def basic(user: str = "lrs", password: str = FORWARD_SECRET) -> dict[str, str]:
+    """Basic auth as an LRS forwards: any user name, the forward secret as the password."""
     pair = base64.b64encode(f"{user}:{password}".encode()).decode()
     return {"Content-Type": JSON_TYPE, "Authorization": f"Basic {pair}"}
 

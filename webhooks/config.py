@@ -15,7 +15,6 @@ from plugin import logs
 from plugin.engine import ticket_fields
 from plugin.errors import ConfigError, Problem
 from plugin.manifest import Manifest
-from plugin.manifest.sources import XapiBasicAuth
 from plugin.runtime import xapi_modules
 from webhooks.services import JiraReceiver, XapiReceiver
 
@@ -74,24 +73,17 @@ def _jira(manifest: Manifest, secrets: _Env) -> JiraReceiver | None:
         webhook_secret=secrets.get(src.webhook_secret_env, f"{field}.webhook_secret_env"),
         automation_secret=automation,
         automation_header=src.automation_header,
+        projects=frozenset(src.projects),
     )
 
 
 def _xapi(manifest: Manifest, secrets: _Env, allow_unsigned: bool) -> XapiReceiver | None:
-    """None (the endpoint answers 404) when the manifest gives the LRS no way to sign in:
-    bearer auth towards the LRS and no `forward_secret_env`. Statements are pulled then."""
+    """None (the endpoint answers 404) without `forward_secret_env`: statements are pulled
+    then. The credentials skillrelay reads the LRS with never open the receiver."""
     src = manifest.xapi
     if src is None:
         return None
-    field = f"sources[{src.id}]"
-    basic = None
-    if isinstance(src.auth, XapiBasicAuth):
-        user = secrets.get(src.auth.username_env, f"{field}.auth.username_env")
-        password = secrets.get(src.auth.password_env, f"{field}.auth.password_env")
-        basic = (user, password) if user and password else None
-    elif not src.forward_secret_env and not allow_unsigned:
-        return None
-    bearer = None
-    if src.forward_secret_env:
-        bearer = secrets.get(src.forward_secret_env, f"{field}.forward_secret_env")
-    return XapiReceiver(modules=xapi_modules(manifest), basic=basic, bearer=bearer)
+    if not src.forward_secret_env:
+        return XapiReceiver(xapi_modules(manifest), None) if allow_unsigned else None
+    secret = secrets.get(src.forward_secret_env, f"sources[{src.id}].forward_secret_env")
+    return XapiReceiver(modules=xapi_modules(manifest), secret=secret)

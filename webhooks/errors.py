@@ -2,7 +2,7 @@
 
 The codes refine plugin.errors' WebhookError classes (one per reason a request is refused);
 they are also the `reason` label of the rejected-requests counter. An unreachable store is a
-503 (Jira retries it); anything unexpected a bare 500 with no detail.
+503 (the sender retries it); anything unexpected a bare 500 with no detail.
 """
 
 from __future__ import annotations
@@ -88,7 +88,11 @@ def register(app: Flask) -> None:
     def handle(exc: Exception) -> tuple[Response, int]:
         if isinstance(exc, WebhookError):
             _rejected(app, exc.code)
-            return error_body(exc.status, exc.code, exc.message)
+            response, status = error_body(exc.status, exc.code, exc.message)
+            if status == 401:
+                for challenge in CHALLENGES.get(_sender(), ()):
+                    response.headers.add("WWW-Authenticate", challenge)
+            return response, status
         if isinstance(exc, HTTPException):
             return _http_error(app, exc)
         if isinstance(exc, SQLAlchemyError | StoreError):
@@ -114,6 +118,11 @@ def _http_error(app: Flask, exc: HTTPException) -> tuple[Response, int]:
 
 
 SENDERS = ("jira", "xapi")
+# What a 401 offers (RFC 9110 11.6.1). Jira signs with X-Hub-Signature or a shared header,
+# which no HTTP authentication scheme names, so only the xAPI receiver has challenges.
+CHALLENGES: dict[str, tuple[str, ...]] = {
+    "xapi": ('Basic realm="skillrelay", charset="UTF-8"', 'Bearer realm="skillrelay"'),
+}
 
 
 def _rejected(app: Flask, code: str) -> None:

@@ -45,8 +45,15 @@ class Outcome:
         """Nothing new: a delivery seen before, or only events stored before."""
         return self.duplicate_delivery or (self.new == 0 and self.duplicates > 0)
 
+    @property
+    def status(self) -> str:
+        """duplicate: nothing new; stored: at least one new event; ignored: nothing to store."""
+        if self.duplicate:
+            return "duplicate"
+        return "stored" if self.new else "ignored"
+
     def body(self) -> dict[str, Any]:
-        status = "duplicate" if self.duplicate else "stored"
+        status = self.status
         return {
             "status": status,
             "events": self.new,

@@ -1,6 +1,8 @@
 """POST /webhooks/jira: admin webhooks (Cloud, Data Center) and Automation web requests.
 
-Raw bytes -> who sent it -> parse (connectors.jira_webhook) -> inbox -> 200. Jira counts only
+Raw bytes -> who sent it -> parse (connectors.jira_webhook) -> inbox -> 200. Issues of
+projects the manifest does not list are acknowledged and ignored, as events other than an
+issue's creation or change are (counted by reason: project, event). Jira counts only
 200 and 204 as delivered, and retries 408, 409, 425, 429 and 5xx: bad input gets a 4xx (no
 retry), an unreachable store a 503 (retried).
 """
@@ -12,6 +14,7 @@ from typing import Any, Literal
 from flask import Blueprint, Response, jsonify, request
 
 from connectors.jira_webhook import parse_automation, parse_jira_webhook
+from plugin.domain import TicketTransition
 from plugin.errors import PayloadError
 from webhooks.errors import BadToken, MissingSignature, NotConfigured, UnexpectedSignature
 from webhooks.intake import Delivery, json_body, raw_body, store_events
@@ -69,12 +72,14 @@ def receive() -> tuple[Response, int]:
     if sender is None:  # unsigned demo mode: tell the formats apart by their shape
         sender = "webhook" if "webhookEvent" in data else "automation"
     parse = parse_jira_webhook if sender == "webhook" else parse_automation
-    events = parse(
+    parsed = parse(
         data,
         base_url=jira.base_url,
         deployment=jira.deployment,
         custom_fields=jira.custom_fields,
     )
+    events = [e for e in parsed if _listed(e, jira.projects)]
+    reason = "project" if parsed and not events else "event"
     outcome = store_events(
         found.store,
         found.intake,
@@ -83,8 +88,15 @@ def receive() -> tuple[Response, int]:
         ignored=0 if events else 1,
         delivery=_delivery(request.headers.get(DELIVERY_HEADER), data, len(events)),
     )
-    _count(outcome.duplicate, outcome.new, outcome.ignored)
+    _count(outcome.duplicate, outcome.new, outcome.ignored, reason)
     return jsonify(outcome.body()), 200
+
+
+def _listed(event: TicketTransition, projects: frozenset[str]) -> bool:
+    """The issue is in one of the manifest's projects (the sync searches only those)."""
+    ticket = event.ticket
+    project = ticket.project or ticket.key.rpartition("-")[0]
+    return not projects or project in projects
 
 
 def _delivery(identifier: str | None, data: dict[str, Any], events: int) -> Delivery | None:
@@ -103,11 +115,11 @@ def _raw_issue(data: dict[str, Any]) -> dict[str, Any]:
     return issue if isinstance(issue, dict) else data
 
 
-def _count(duplicate: bool, new: int, ignored: int) -> None:
+def _count(duplicate: bool, new: int, ignored: int, reason: str) -> None:
     metrics = services().metrics
     if duplicate:
         metrics.duplicates.labels(sender="jira").inc()
     if new:
         metrics.stored.labels(source="jira").inc(new)
     if ignored and not duplicate:
-        metrics.ignored.labels(sender="jira").inc(ignored)
+        metrics.ignored.labels(sender="jira", reason=reason).inc(ignored)

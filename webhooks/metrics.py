@@ -80,8 +80,9 @@ class Metrics:
         )
         self.ignored = Counter(
             f"{PREFIX}_webhook_ignored",
-            "Items acknowledged but not stored (other events, other statements)",
-            ["sender"],
+            "Items acknowledged but not stored, by reason (jira: event, project; "
+            "xapi: verb, activity, actor, void)",
+            ["sender", "reason"],
             registry=r,
         )
         self.stored = Counter(

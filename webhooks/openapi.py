@@ -18,14 +18,21 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _errors(*statuses: int) -> dict[str, Any]:
+# Who retries a 503: Jira retries its webhooks; an LRS forwarding statements is asked to.
+RETRIED_BY = {
+    "jira": "The store is unavailable (Jira retries)",
+    "xapi": "The store is unavailable; the LRS should send the statements again later",
+}
+
+
+def _errors(sender: str, *statuses: int) -> dict[str, Any]:
     meaning = {
         400: "Malformed JSON, or a missing or invalid field (the message names it)",
         401: "Missing or wrong signature or credentials",
         404: "This sender is not configured",
         413: "Body larger than MAX_CONTENT_LENGTH",
         415: "Content-Type is not application/json",
-        503: "The store is unavailable (Jira retries)",
+        503: RETRIED_BY[sender],
     }
     return {
         str(s): {"description": meaning[s], "content": {JSON: {"schema": _ref("Error")}}}
@@ -33,19 +40,30 @@ def _errors(*statuses: int) -> dict[str, Any]:
     }
 
 
-def _webhook(summary: str, body: dict[str, Any], security: list[dict[str, list[str]]]) -> Any:
+def _webhook(
+    sender: str, summary: str, body: dict[str, Any], security: list[dict[str, list[str]]]
+) -> Any:
+    responses = {
+        "200": {
+            "description": "Stored, recognised as a duplicate, or ignored, before answering",
+            "content": {JSON: {"schema": _ref("Accepted")}},
+        },
+        **_errors(sender, 400, 401, 404, 413, 415, 503),
+    }
+    if sender == "xapi":  # the challenges webhooks.errors sends with a 401
+        responses["401"]["headers"] = {
+            "WWW-Authenticate": {
+                "description": 'Basic realm="skillrelay", charset="UTF-8" and '
+                'Bearer realm="skillrelay"',
+                "schema": {"type": "string"},
+            }
+        }
     return {
         "post": {
             "summary": summary,
             "security": security,
             "requestBody": {"required": True, "content": {JSON: {"schema": body}}},
-            "responses": {
-                "200": {
-                    "description": "Stored (or recognised as a duplicate) before answering",
-                    "content": {JSON: {"schema": _ref("Accepted")}},
-                },
-                **_errors(400, 401, 404, 413, 415, 503),
-            },
+            "responses": responses,
         }
     }
 
@@ -66,6 +84,7 @@ def document(automation_header: str = "X-Skillrelay-Token") -> dict[str, Any]:
         },
         "paths": {
             "/webhooks/jira": _webhook(
+                "jira",
                 "Jira admin or Data Center webhook, or an Automation web request",
                 {
                     "type": "object",
@@ -75,9 +94,10 @@ def document(automation_header: str = "X-Skillrelay-Token") -> dict[str, Any]:
                 [{"hubSignature": []}, {"automationToken": []}],
             ),
             "/webhooks/xapi": _webhook(
+                "xapi",
                 "xAPI statements forwarded by an LRS",
                 {"oneOf": [statement, {"type": "array", "items": statement}]},
-                [{"basicAuth": []}, {"bearerAuth": []}],
+                [{"forwardBearer": []}, {"forwardBasic": []}],
             ),
             "/healthz": _get("The process is up", {"200": ok}),
             "/readyz": _get(
@@ -110,7 +130,13 @@ def document(automation_header: str = "X-Skillrelay-Token") -> dict[str, Any]:
                     "type": "object",
                     "required": ["status", "events"],
                     "properties": {
-                        "status": {"type": "string", "enum": ["stored", "duplicate"]},
+                        "status": {
+                            "type": "string",
+                            "enum": ["stored", "duplicate", "ignored"],
+                            "description": "stored: new events; duplicate: nothing new; "
+                            "ignored: nothing skillrelay reads (other events, projects, "
+                            "statements)",
+                        },
                         "events": {"type": "integer", "minimum": 0},
                         "duplicates": {"type": "integer", "minimum": 0},
                         "ignored": {"type": "integer", "minimum": 0},
@@ -131,8 +157,18 @@ def document(automation_header: str = "X-Skillrelay-Token") -> dict[str, Any]:
                     "description": "The Jira source's automation_header, carrying the "
                     "automation secret",
                 },
-                "basicAuth": {"type": "http", "scheme": "basic"},
-                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "forwardBearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The xAPI source's forward secret (forward_secret_env)",
+                },
+                "forwardBasic": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "Any user name, and the xAPI source's forward secret "
+                    "(forward_secret_env) as the password; never the credentials skillrelay "
+                    "reads the LRS with",
+                },
             },
         },
     }

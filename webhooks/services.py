@@ -24,6 +24,7 @@ class JiraReceiver:
     webhook_secret: str | None  # HMAC key of X-Hub-Signature (admin and Data Center webhooks)
     automation_secret: str | None  # value of `automation_header` on Automation requests
     automation_header: str
+    projects: frozenset[str] = frozenset()  # the manifest's projects; others are ignored
 
     @property
     def signed(self) -> bool:
@@ -32,13 +33,15 @@ class JiraReceiver:
 
 @dataclass(frozen=True)
 class XapiReceiver:
+    """Inbound only: the secret an LRS forwards with, never the credentials skillrelay signs
+    in to the LRS with (those are outbound trust, for the sync and the outbox)."""
+
     modules: Mapping[str, str]  # activity IRI -> module key, as the xAPI sync uses
-    basic: tuple[str, str] | None  # the LRS source's username and password
-    bearer: str | None  # forward_secret_env
+    secret: str | None  # forward_secret_env: a Bearer token, or the Basic password
 
     @property
     def signed(self) -> bool:
-        return self.basic is not None or self.bearer is not None
+        return self.secret is not None
 
 
 @dataclass(frozen=True)

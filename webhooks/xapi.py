@@ -1,8 +1,12 @@
 """POST /webhooks/xapi: statements an LRS forwards (one statement or an array).
 
-The LRS signs in with the xAPI source's basic credentials or with the forward secret as a
-bearer token (both compared in constant time). Completions go to the inbox under their
-statement id, like the xAPI sync's; other statements are acknowledged and counted as ignored.
+Inbound trust only: the LRS signs in with the xAPI source's forward secret
+(`forward_secret_env`), as a bearer token or as the password of Basic auth (any user name,
+for LRSs that forward with Basic only). The credentials skillrelay itself reads the LRS with
+(`auth`) are outbound and never accepted here. Secrets are compared in constant time; a 401
+names both schemes in `WWW-Authenticate` (webhooks.errors). Completions go to the inbox
+under their statement id, like the xAPI sync's; other statements are acknowledged and
+counted as ignored, by reason.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ bp = Blueprint("xapi", __name__)
 
 
 def authenticate(xapi: XapiReceiver, header: str | None) -> None:
-    """Raise a SignatureError unless `header` holds the configured credentials."""
+    """Raise a SignatureError unless `header` carries the forward secret."""
     if not header:
         if xapi.signed:
             raise MissingCredentials("Authorization: missing (Basic or Bearer)")
@@ -33,19 +37,17 @@ def authenticate(xapi: XapiReceiver, header: str | None) -> None:
     auth = Authorization.from_header(header)
     if auth is None or auth.type not in ("basic", "bearer"):
         raise BadCredentials("Authorization: expected Basic or Bearer credentials")
+    if xapi.secret is None:
+        raise UnexpectedCredentials(
+            f"Authorization: {auth.type.title()} sent, but no forward secret is set"
+        )
     if auth.type == "basic":
-        if xapi.basic is None:
-            raise UnexpectedCredentials("Authorization: Basic sent, but none is configured")
-        user, password = xapi.basic
-        # Both compared every time: the answer's timing tells nothing about which differed.
-        same_user = same_secret(user, auth.username or "")
-        same_password = same_secret(password, auth.password or "")
-        if not (same_user and same_password):
-            raise BadCredentials("Authorization: wrong username or password")
+        if not same_secret(xapi.secret, auth.password or ""):
+            raise BadCredentials(
+                "Authorization: wrong password; Basic takes the forward secret as its password"
+            )
         return
-    if xapi.bearer is None:
-        raise UnexpectedCredentials("Authorization: Bearer sent, but no forward secret is set")
-    if not same_secret(xapi.bearer, auth.token or ""):
+    if not same_secret(xapi.secret, auth.token or ""):
         raise BadCredentials("Authorization: wrong bearer token")
 
 
@@ -68,6 +70,6 @@ def receive() -> tuple[Response, int]:
         metrics.duplicates.labels(sender="xapi").inc()
     if outcome.new:
         metrics.stored.labels(source="xapi").inc(outcome.new)
-    if ignored:
-        metrics.ignored.labels(sender="xapi").inc(ignored)
+    for why, count in sorted(parsed.ignored.items()):  # "ignored_verb" -> reason "verb"
+        metrics.ignored.labels(sender="xapi", reason=why.removeprefix("ignored_")).inc(count)
     return jsonify(outcome.body()), 200
