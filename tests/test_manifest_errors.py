@@ -320,7 +320,11 @@ CASES = [
     Case(
         "yaml-syntax-error",
         [("    name: Core\n", "    name: Core\n    oops\n")],
-        ["40: invalid YAML: could not find expected ':' (while scanning a simple key)"],
+        [
+            "40: invalid YAML: a missing ':' after a key: write `key: value`, or indent a line "
+            "that continues the value above more than its key "
+            "(parser: could not find expected ':')"
+        ],
     ),
     Case(
         "yaml-duplicate-key",

@@ -4,7 +4,6 @@ file:line and the field path of every problem at once."""
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +12,15 @@ from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import RoundTripConstructor
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import YAMLError
 
 from plugin.errors import ConfigError, Problem
 from plugin.manifest.base import Loc
 from plugin.manifest.messages import translate
 from plugin.manifest.model import Manifest
 from plugin.manifest.paths import render
+from plugin.manifest.syntax import describe
 
-STARTED_AT = ("while scanning a simple key", "while scanning a quoted", "while parsing a flow")
 TOP_LEVEL = "version, organisation, sources, identities, skills, rewards, ..."
 
 
@@ -77,7 +76,7 @@ def _parse(path: Path, name: str) -> CommentedMap:
     try:
         root = _yaml().load(text)
     except YAMLError as exc:
-        raise _fail(name, *_syntax(exc)) from None
+        raise _fail(name, *describe(exc, text)) from None
     if root is None:
         raise _fail(name, 1, f"the manifest is empty; expected a mapping with {TOP_LEVEL}")
     if not isinstance(root, CommentedMap):
@@ -85,27 +84,6 @@ def _parse(path: Path, name: str) -> CommentedMap:
         line = root.lc.line + 1 if isinstance(root, CommentedSeq) else 1
         raise _fail(name, line, f"the top level must be a mapping with {TOP_LEVEL}, not {what}")
     return root
-
-
-def _syntax(exc: YAMLError) -> tuple[int | None, str]:
-    if not isinstance(exc, MarkedYAMLError):
-        return None, f"invalid YAML: {exc}"
-    problem = (exc.problem or "syntax error").replace("\t", "\\t (a tab; indent with spaces)")
-    context, mark = exc.context, exc.problem_mark
-    # An unfinished key, quote or [list] is reported where the scanner gave up; the line
-    # where it started is the one to fix.
-    if context and exc.context_mark and context.startswith(STARTED_AT):
-        mark = exc.context_mark
-    mark = mark or exc.context_mark
-    line = mark.line + 1 if mark else None
-    duplicate = re.match(r'found duplicate key "([^"]*)"', problem)
-    if duplicate:  # ruamel quotes both values; name only the key (values may be secrets)
-        return line, f"invalid YAML: duplicate key {duplicate.group(1)!r}"
-    if "another document" in problem:
-        return line, "invalid YAML: the manifest must be a single document (found a second '---')"
-    if context and exc.context_mark and exc.context_mark.line + 1 != line:
-        context = f"{context} that starts at line {exc.context_mark.line + 1}"
-    return line, f"invalid YAML: {problem}" + (f" ({context})" if context else "")
 
 
 def _plain(node: Any) -> Any:

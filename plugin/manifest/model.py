@@ -2,40 +2,26 @@
 
 from __future__ import annotations
 
-import difflib
 import zoneinfo
 from datetime import date
 from functools import cached_property
 from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
-from pydantic_core import PydanticCustomError
 
 from plugin.manifest.base import Problems, Strict, Text
 from plugin.manifest.notifications import Notifications
 from plugin.manifest.people import Identities, Person, Team
 from plugin.manifest.references import check_references
 from plugin.manifest.rewards import Reward
-from plugin.manifest.schedule import Rules, Sprint
+from plugin.manifest.schedule import Rules, Sprint, check_timezone
 from plugin.manifest.skills import Module, Skill
 from plugin.manifest.sources import JiraSource, MoodleSource, Source, XapiSource
 
 
-def _check_timezone(value: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        close = difflib.get_close_matches(value, zoneinfo.available_timezones(), n=1)
-        hint = f"did you mean {close[0]}?" if close else "use an IANA name like Europe/London"
-        raise PydanticCustomError(
-            "timezone", "unknown time zone '{zone}'; " + hint, {"zone": value}
-        ) from None
-    return value
-
-
 class Organisation(Strict):
     name: Text
-    timezone: Annotated[str, AfterValidator(_check_timezone)]  # IANA name, e.g. Europe/London
+    timezone: Annotated[str, AfterValidator(check_timezone)]  # IANA name, e.g. Europe/London
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
