@@ -32,9 +32,9 @@ def explained(events: list[Fact], **rules: Any) -> list[str]:
 
 def test_an_award_reads_as_a_chain() -> None:
     assert explained([LEARNT, *WORK]) == [
-        "alice completed 'Reading a query plan' (moodle, 2026-11-03 10:00) — "
+        "alice completed 'Reading a query plan' (moodle, 2026-11-03 10:00 +00:00) — "
         "PAY-1 'Speed up ledger query' showed skill sql (label skill-sql) and entered Done "
-        "on 2026-11-05 16:20 with alice as assignee — 2 days after the module, inside the "
+        "on 2026-11-05 16:20 +00:00 with alice as assignee — 2 days after the module, inside the "
         "30-day window — awarded 'A paid hour to apply it' (needs manager approval)"
     ]
 
@@ -46,8 +46,8 @@ def test_times_are_in_the_organisation_zone() -> None:
     data = manifest_data()
     data["organisation"]["timezone"] = "America/New_York"
     [line] = explain(d for d in evaluate_all(Manifest.model_validate(data), [LEARNT, *WORK]))
-    assert "(moodle, 2026-11-03 05:00)" in line
-    assert "on 2026-11-05 11:20" in line
+    assert "(moodle, 2026-11-03 05:00 -05:00)" in line
+    assert "on 2026-11-05 11:20 -05:00" in line
 
 
 PHRASES = [
@@ -56,7 +56,7 @@ PHRASES = [
         "failed",
         [completion(state="failed"), *WORK],
         {},
-        "alice failed 'Reading a query plan' (moodle, 2026-11-02 09:00) — ",
+        "alice failed 'Reading a query plan' (moodle, 2026-11-02 09:00 +00:00) — ",
     ),
     (
         "withdrawn",
@@ -110,7 +110,7 @@ PHRASES = [
         "reopened",
         [LEARNT, *WORK, move(ticket(), "done", "indeterminate", at(4))],
         {},
-        "not awarded: the ticket was reopened on 2026-11-06 09:00",
+        "not awarded: the ticket was reopened on 2026-11-06 09:00 +00:00",
     ),
     (
         "cap",

@@ -9,6 +9,7 @@ from datetime import tzinfo
 from plugin.engine import decision as r
 from plugin.engine.decision import Decision
 from plugin.engine.facts import DAY_US, MINUTE_US, from_us
+from plugin.times import shown
 
 VERBS = {"complete": "completed", "passed": "passed", "failed": "failed", "incomplete": "reset"}
 
@@ -54,8 +55,7 @@ def explain_one(d: Decision) -> str:
 
 
 def _when(us: int, zone: tzinfo | None) -> str:
-    at = from_us(us)
-    return (at.astimezone(zone) if zone else at).strftime("%Y-%m-%d %H:%M")
+    return shown(from_us(us), zone)
 
 
 def _days(us: int) -> str:
