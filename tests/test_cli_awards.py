@@ -178,3 +178,15 @@ def test_balances_of_an_unknown_sprint(run: Run) -> None:
         "",
         "unknown sprint '2027-01-a'; valid ids: 2026-11-a, 2026-11-b\n",
     )
+
+
+def test_a_revoked_award_counts_no_points(run: Run, db: tuple[Store, dict[str, int]]) -> None:
+    store, ids = db
+    award = ids["PAY-202"]  # 50 points, approved
+    store.awards.transition(award, "revoked", "engine", "reopened")
+    _, out, _ = run()
+    [row] = [line.split() for line in out.splitlines() if "PAY-202" in line]
+    assert row[6:8] == ["0", "revoked"]  # after the reward "points-50 (points)"
+    _, out, _ = run("--json", "--state", "revoked")
+    [found] = [json.loads(line) for line in out.splitlines()]
+    assert (found["points"], found["reward_points"]) == (0, 50)

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from plugin.settings import DATABASE_ENV
+from plugin.store import NewAward, Store
+from plugin.times import shown
 from tests.test_import_support import Cli
 
+DAY2 = datetime(2026, 11, 10, 16, tzinfo=UTC)
+DAY3 = datetime(2026, 11, 11, 10, 5, tzinfo=UTC)
+
 AWARDED = (
-    "ben.carter passed 'Composite and partial indexes' (xapi, 2026-11-03 14:00) — "
+    "ben.carter passed 'Composite and partial indexes' (xapi, 2026-11-03 14:00 +00:00) — "
     "PAY-101 'Add a composite index to the ledger lookup' showed skill sql-indexing "
     "(label skill-sql-indexing, component Ledger DB) and entered Done on 2026-11-05 16:00 "
-    "with ben.carter as assignee — 2 days after the module, inside the 30-day window — "
+    "+00:00 with ben.carter as assignee — 2 days after the module, inside the 30-day window — "
     "awarded 'One paid learning hour' (needs manager approval)"
 )
 
@@ -33,7 +42,10 @@ def test_a_full_story_reads_as_an_award(cli: Cli) -> None:
 def test_outside_the_window(cli: Cli) -> None:
     result = cli("explain", "PAY-102")
     assert result.code == 0
-    assert "amara.okafor completed 'Reading a query plan' (xapi, 2026-09-01 10:30)" in result.out
+    assert (
+        "amara.okafor completed 'Reading a query plan' (xapi, 2026-09-01 10:30 +01:00)"
+        in result.out
+    )
     assert result.out.rstrip().endswith(
         "66 days after the module, outside the 30-day window — "
         "not awarded: the ticket was not done inside the window"
@@ -44,7 +56,7 @@ def test_no_skill_says_which_matchers_were_checked(cli: Cli) -> None:
     result = cli("explain", "PAY-103")
     assert result.code == 0
     assert result.out.splitlines() == [
-        "PAY-103 'Remove the unused export job' entered Done on 2026-11-04 12:00 with "
+        "PAY-103 'Remove the unused export job' entered Done on 2026-11-04 12:00 +00:00 with "
         "george.lin as assignee — not awarded: the ticket shows no skill",
         "Skills checked against PAY-103 as it was finished:",
         "  sql-indexing: looks for label skill-sql-indexing or component Ledger DB or "
@@ -84,7 +96,7 @@ def test_a_ticket_not_done_yet(cli: Cli) -> None:
     assert result.code == 0
     assert result.out.strip() == (
         "PAY-106 'Rotate the acquirer API key' is in status 'In Progress' (category "
-        "indeterminate, 2026-11-12 11:00 UTC) and has not entered the 'done' category yet: "
+        "indeterminate, 2026-11-12 11:00 +00:00) and has not entered the 'done' category yet: "
         "nothing is decided until it does. It shows skill secrets-handling."
     )
 
@@ -110,3 +122,41 @@ def test_person_filter(cli: Cli) -> None:
     other = cli("explain", "PAY-101", "--person", "amara.okafor")
     assert other.code == 1
     assert "no decision about amara.okafor (decided about: ben.carter)" in other.err
+
+
+def test_times_carry_the_organisation_offset(cli: Cli) -> None:
+    cli.edit_manifest("timezone: Europe/London", "timezone: Europe/Berlin")
+    line = cli("explain", "PAY-101").out
+    assert "(xapi, 2026-11-03 15:00 +01:00)" in line
+    assert "entered Done on 2026-11-05 17:00 +01:00" in line
+
+
+def test_an_award_taken_back_tells_its_history(cli: Cli) -> None:
+    """PAY-105 was done, awarded and approved, then reopened: the award was revoked."""
+    with Store.open(os.environ[DATABASE_ENV]) as store:
+        award, _ = store.awards.insert(
+            NewAward(
+                "george.lin", "secrets-handling", "PAY-105", "skill-badge", 10,
+                "pending_approval", datetime(2026, 11, 10, 15, tzinfo=UTC),
+            )
+        )  # fmt: skip
+        store.awards.transition(award.id, "approved", "amara.okafor", "good work", at=DAY2)
+        store.awards.transition(award.id, "revoked", "engine", "reopened", at=DAY3)
+        created = shown(store.awards.events(award.id)[0].at, ZoneInfo("Europe/London"))
+    result = cli("explain", "PAY-105")
+    assert result.code == 0
+    verdict, history = result.out.splitlines()
+    assert "not awarded" not in verdict
+    assert verdict.endswith(
+        f"— award {award.id} revoked: the ticket was reopened on 2026-11-11 10:00 +00:00"
+    )
+    assert history == (
+        f"  award {award.id}: awarded on {created}, waiting for approval; approved by "
+        "amara.okafor on 2026-11-10 16:00 +00:00 (good work); revoked on 2026-11-11 10:05 "
+        "+00:00: the ticket was reopened"
+    )
+    [decision] = json.loads(cli("explain", "PAY-105", "--json").out)["decisions"]
+    assert decision["award"]["state"] == "revoked"
+    assert [e["to"] for e in decision["award"]["history"]] == [
+        "pending_approval", "approved", "revoked"
+    ]  # fmt: skip

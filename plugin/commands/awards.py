@@ -22,6 +22,7 @@ from plugin.settings import database_url, manifest_path
 from plugin.store import Award, AwardState, Store
 from plugin.store.base import utc_now
 
+NO_POINTS = ("rejected", "revoked")
 ACTIONS = {
     "approve": "approve a pending award (a manager of the person's team)",
     "reject": "turn down a pending award",
@@ -70,6 +71,11 @@ def reward_label(award: Award, manifest: Manifest) -> str:
     return f"{award.reward_id} ({reward.kind})" if reward else award.reward_id
 
 
+def counted_points(award: Award) -> int:
+    """The points an award counts for: none once it is turned down or taken back."""
+    return 0 if award.state in NO_POINTS else award.points
+
+
 def as_json(award: Award, manifest: Manifest) -> dict[str, Any]:
     reward = manifest.rewards_by_id.get(award.reward_id)
     return {
@@ -79,7 +85,8 @@ def as_json(award: Award, manifest: Manifest) -> dict[str, Any]:
         "ticket": award.ticket_key,
         "reward": award.reward_id,
         "reward_kind": reward.kind if reward else None,
-        "points": award.points,
+        "points": counted_points(award),
+        "reward_points": award.points,
         "state": award.state,
         "sprint": award.sprint_id,
         "done_at": award.ticket_done_at.isoformat(),
@@ -105,7 +112,7 @@ def render(awards: list[Award], manifest: Manifest) -> str:
             a.skill_id,
             a.ticket_key,
             reward_label(a, manifest),
-            str(a.points),
+            str(counted_points(a)),
             a.state,
             a.sprint_id or "-",
             done_date(a, manifest),

@@ -11,17 +11,29 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable
+from datetime import tzinfo
 from typing import Any
 
 from plugin.domain import TicketTransition
 from plugin.engine import Decision, SkillMatcher, compile_jql, explain
-from plugin.engine.decision import NO_SKILL, UNMATCHED_IDENTITY
+from plugin.engine.decision import (
+    BUDGET,
+    CAP,
+    COMPLETION_WITHDRAWN,
+    EXCLUDED_RESOLUTION,
+    NO_ASSIGNEE,
+    NO_SKILL,
+    NOT_ASSIGNEE,
+    REOPENED,
+    UNMATCHED_IDENTITY,
+)
 from plugin.engine.facts import TicketFact, ticket_of
 from plugin.manifest import Manifest, load_manifest
 from plugin.manifest.skills import TicketMatch
 from plugin.replay import engine_from_inbox, events_from_inbox
 from plugin.settings import database_url, manifest_path
-from plugin.store import Store
+from plugin.store import Award, AwardEvent, Store
+from plugin.times import shown
 
 
 def register(sub: Any) -> None:
@@ -43,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         engine, _ = engine_from_inbox(store, manifest)
         found = [d for d in engine.decisions() if key in (d.ticket.upper(), d.finished.key.upper())]
         latest = None if found else latest_transition(events_from_inbox(store), key)
+        ledger = awards_of(store, found)
     if not found and latest is None:
         print(
             f"skillrelay: {key}: no event names this ticket. Check the key, or fetch it with "
@@ -61,13 +74,17 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     checked = no_skill_checks(manifest, decisions)
+    zone = manifest.organisation.zone
+    told = zip(decisions, explain(decisions), strict=True)
+    lines = [with_award(d, line, ledger, zone) for d, line in told]
     if args.json:
-        body = {"ticket": key, "done": True, "decisions": as_json(decisions)}
+        found_json = as_json(decisions, lines, ledger)
+        body = {"ticket": key, "done": True, "decisions": found_json}
         if checked:
             body["skills_checked"] = checked
         print(json.dumps(body, indent=2, sort_keys=True))
         return 0
-    for line in explain(decisions):
+    for line in lines:
         print(line)
     if checked:
         print(f"Skills checked against {key} as it was finished:")
@@ -77,11 +94,94 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def as_json(decisions: list[Decision]) -> list[dict[str, Any]]:
-    return [
-        {**d.evidence, "ticket_key": d.ticket, "explanation": line}
-        for d, line in zip(decisions, explain(decisions), strict=True)
-    ]
+def as_json(decisions: list[Decision], lines: list[str], ledger: Ledger) -> list[dict[str, Any]]:
+    found = []
+    for d, line in zip(decisions, lines, strict=True):
+        body = {**d.evidence, "ticket_key": d.ticket, "explanation": line}
+        entry = ledger.get(award_key(d))
+        if entry is not None:
+            award, history = entry
+            body["award"] = {
+                "id": award.id,
+                "state": award.state,
+                "history": [
+                    {"from": e.from_state, "to": e.to_state, "by": e.actor, "note": e.note,
+                     "at": e.at.isoformat()}
+                    for e in history
+                ],
+            }  # fmt: skip
+        found.append(body)
+    return found
+
+
+# --- the ledger's side: an award the engine no longer gives may have been given before ---
+
+Ledger = dict[tuple[str, str, str], tuple[Award, list[AwardEvent]]]
+ENGINE = "engine"  # the actor the pipeline records
+# Why the engine moved an award (its note is the decision's reason code), in words.
+NOTES = {
+    REOPENED: "the ticket was reopened",
+    EXCLUDED_RESOLUTION: "its resolution is excluded",
+    COMPLETION_WITHDRAWN: "the completion was withdrawn",
+    NO_SKILL: "the ticket no longer shows the skill",
+    NOT_ASSIGNEE: "the person is no longer the assignee",
+    NO_ASSIGNEE: "the ticket has no assignee",
+    BUDGET: "an earlier ticket took the budget",
+    CAP: "an earlier ticket took the sprint's cap",
+}
+STATES = {
+    "pending_approval": "waiting for approval",
+    "approved": "approved",
+    "fulfilled": "handed out",
+    "rejected": "rejected",
+    "revoked": "revoked",
+    "revocation_flagged": "flagged for revocation",
+}
+
+
+def award_key(d: Decision) -> tuple[str, str, str]:
+    return (d.person or "", d.skill or "", d.ticket)
+
+
+def awards_of(store: Store, decisions: list[Decision]) -> Ledger:
+    """The ledger's award, with its history, for each decision that has one."""
+    found: Ledger = {}
+    for person in sorted({d.person for d in decisions if d.person}):
+        for award in store.awards.list(person=person):
+            found[(award.person_id, award.skill_id, award.ticket_key)] = (
+                award,
+                store.awards.events(award.id),
+            )
+    return found
+
+
+def with_award(d: Decision, line: str, ledger: Ledger, zone: tzinfo) -> str:
+    """The explanation, its verdict told by the award when there is one, and its history."""
+    entry = ledger.get(award_key(d))
+    if entry is None:
+        return line
+    award, history = entry
+    evidence, verdict = line.rsplit(" — ", 1)
+    state = f"award {award.id} {STATES.get(award.state, award.state)}"
+    if d.awarded:
+        verdict += f"; {state}"
+    else:
+        verdict = f"{state}: {verdict.removeprefix('not awarded: ')}"
+    steps = "; ".join(step(e, zone) for e in history)
+    return f"{evidence} — {verdict}\n  award {award.id}: {steps}"
+
+
+def step(e: AwardEvent, zone: tzinfo) -> str:
+    when = f"on {shown(e.at, zone)}"
+    by = "" if e.actor == ENGINE else f" by {e.actor}"
+    if e.from_state is None:
+        start = "" if e.to_state == "approved" else f", {STATES.get(e.to_state, e.to_state)}"
+        return f"awarded {when}{start}"
+    if e.actor == ENGINE:
+        why = NOTES.get(e.note or "", (e.note or "").replace("_", " "))
+        return f"{STATES.get(e.to_state, e.to_state)} {when}" + (f": {why}" if why else "")
+    note = f" ({e.note})" if e.note else ""
+    return f"{STATES.get(e.to_state, e.to_state)}{by} {when}{note}"
 
 
 def latest_transition(events: Iterable[object], key: str) -> TicketTransition | None:
@@ -97,18 +197,19 @@ def latest_transition(events: Iterable[object], key: str) -> TicketTransition | 
 
 def not_done(manifest: Manifest, key: str, latest: TicketTransition, as_json: bool) -> int:
     ticket = latest.ticket
-    shown = sorted(SkillMatcher(manifest).shown(ticket_of(ticket)))
+    showing = sorted(SkillMatcher(manifest).shown(ticket_of(ticket)))
     done = manifest.rules.done_status_category
     status = f"status '{ticket.status}'" if ticket.status else "an unknown status"
     category = latest.to_category or ticket.status_category or "unknown"
     summary = f" '{ticket.summary}'" if ticket.summary else ""
+    when = shown(latest.at, manifest.organisation.zone)
     message = (
-        f"{key}{summary} is in {status} (category {category}, {latest.at:%Y-%m-%d %H:%M} UTC) "
+        f"{key}{summary} is in {status} (category {category}, {when}) "
         f"and has not entered the '{done}' category yet: nothing is decided until it does."
     )
-    skills = f"It shows skill {', '.join(shown)}." if shown else "It shows no skill yet."
+    skills = f"It shows skill {', '.join(showing)}." if showing else "It shows no skill yet."
     if as_json:
-        body = {"ticket": key, "done": False, "decisions": [], "shows": shown, "message": message}
+        body = {"ticket": key, "done": False, "decisions": [], "shows": showing, "message": message}
         print(json.dumps(body, indent=2, sort_keys=True))
     else:
         print(f"{message} {skills}")
