@@ -91,7 +91,7 @@ def test_statements_are_stored_once(store: Store, ralph_lrs: RalphServer) -> Non
     # Revoked: the "earned" statement is voided.
     revoked = plan(change(award, "revoked", previous="fulfilled"))
     enqueue(store, revoked, T0)
-    assert worker(store, lrs).run_once(T0).done == 2
+    assert worker(store, lrs).run_once(T0).done == 3  # comment, label off, voiding
     void = lrs_effects(revoked)[0].payload["statement"]
     stored_void = lrs.get_statement(void["id"])
     assert stored_void is not None
