@@ -78,7 +78,8 @@ def test_serve_decides_delivers_and_stops_cleanly(
     with launched(args, env, tmp_path / "serve.log") as child:
         base = child.wait_for(r"http: listening on (http://127\.0\.0\.1:\d+)").group(1)
         child.wait_for(r"sync: xapi fetched 1, new 1")
-        basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+        # An LRS forwards with the inbound forward secret, never the credentials we read it with.
+        basic = base64.b64encode(f"ralph:{FORWARD_SECRET}".encode()).decode()
         statement = completion("george.lin", "flags-progressive-rollout", COMPLETED)
         answer = requests.post(
             f"{base}/webhooks/xapi",

@@ -253,7 +253,11 @@ class JiraHandler(BaseHTTPRequestHandler):
         elif rest == "" and method == "PUT":
             with state.lock:
                 for op in (body or {}).get("update", {}).get("labels", []):
-                    state.labels.setdefault(issue, set()).add(op["add"])
+                    labels = state.labels.setdefault(issue, set())
+                    if "add" in op:
+                        labels.add(op["add"])
+                    else:  # a revoked award's label comes off (a no-op when absent)
+                        labels.discard(op["remove"])
             self._answer(204)
         else:
             self._answer(405, {"errorMessages": ["method not allowed"]})
