@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -16,6 +18,7 @@ from plugin.store import Store, migrate
 from plugin.store.engine import make_engine, parse_url, safe_url
 from plugin.store.schema import metadata
 
+EXAMPLE_MANIFEST = Path(__file__).resolve().parent.parent / "manifest" / "example.yaml"
 TABLES = {"inbox", "decisions", "awards", "award_events", "outbox", "cursors", "identities"}
 
 
@@ -51,6 +54,46 @@ def test_migrated_schema_matches_the_tables_the_code_uses(db_url: str) -> None:
 def test_open_before_upgrade_says_what_to_run(db_url: str) -> None:
     with pytest.raises(StoreError, match="run `skillrelay db upgrade`"):
         Store.open(db_url)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["serve", "--port", "0", "--no-sync", "--jira-dry-run"], ["worker"], ["worker", "--once"]],
+    ids=["serve", "worker", "worker-once"],
+)
+def test_services_on_a_missing_database_exit_2_and_create_no_file(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "never-upgraded.db"
+    options = ["--manifest", str(EXAMPLE_MANIFEST), "--database", f"sqlite:///{database}"]
+
+    assert main([*command, *options]) == 2
+
+    err = capsys.readouterr().err
+    assert f"database sqlite:///{database} does not exist" in err
+    assert "run `skillrelay db upgrade`" in err
+    assert not database.exists()
+
+
+def test_services_on_an_empty_database_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "empty.db"
+    sqlite3.connect(database).close()  # a file with no schema, e.g. made by another tool
+    options = ["--manifest", str(EXAMPLE_MANIFEST), "--database", f"sqlite:///{database}"]
+
+    assert main(["worker", "--once", *options]) == 2
+
+    assert "run `skillrelay db upgrade` (found no schema" in capsys.readouterr().err
+
+
+def test_db_current_on_a_missing_database_creates_no_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "never-upgraded.db"
+    assert main(["db", "current", "--url", f"sqlite:///{database}"]) == 0
+    assert "has no schema; run `skillrelay db upgrade`" in capsys.readouterr().out
+    assert not database.exists()
 
 
 def test_cli_upgrade_then_current(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:

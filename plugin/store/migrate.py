@@ -16,11 +16,18 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
 from plugin.errors import StoreError
-from plugin.store.engine import make_engine, safe_url
+from plugin.store.engine import make_engine, parse_url, safe_url
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 LOCK_KEY = 5_310_001  # any constant: names the advisory lock that serialises upgrades
 NOT_AT_HEAD = "database is not at the latest schema; run `skillrelay db upgrade`"
+
+
+class NotUpgraded(StoreError):
+    """The database has no schema, or an older one: a setup step was skipped, so, like a
+    configuration error, the command exits 2."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -93,12 +100,27 @@ def upgrade(url: str | URL) -> Upgrade:
 
 
 def current(url: str | URL) -> str | None:
+    if missing_file(url):
+        return None
     with connected(url) as conn:
         return revision_of(conn)
 
 
 def check_at_head(engine: Engine) -> None:
+    if missing_file(engine.url):
+        # Connecting would leave an empty file behind that looks like a database.
+        shown = safe_url(engine.url)
+        raise NotUpgraded(f"database {shown} does not exist; run `skillrelay db upgrade`")
     with reachable(engine) as conn:
         found = revision_of(conn)
     if found != head():
-        raise StoreError(f"{NOT_AT_HEAD} (found {found or 'no schema'}, expected {head()})")
+        raise NotUpgraded(f"{NOT_AT_HEAD} (found {found or 'no schema'}, expected {head()})")
+
+
+def missing_file(url: str | URL) -> bool:
+    """Whether the URL names a SQLite file that does not exist (connecting creates it)."""
+    parsed = parse_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:" or parsed.query:
+        return False  # PostgreSQL, in memory, or URI options we do not second-guess
+    return not Path(name).exists()
