@@ -118,5 +118,5 @@ def test_sync_before_db_upgrade_says_what_to_do(
             fresh,
         ]
     )
-    assert code == 1
+    assert code == 2  # a setup step was skipped: exits like a configuration error
     assert "skillrelay db upgrade" in capsys.readouterr().err
