@@ -22,7 +22,8 @@ class Module(Strict):
     title: Text
     minutes: Annotated[StrictInt, Field(ge=5, le=60)]
     moodle_cmid: Annotated[StrictInt, Field(ge=1)] | None = None
-    # The Moodle course the cmid lives in; when absent, sync looks it up (one call per course).
+    # The Moodle course the cmid lives in; when absent, each sync asks Moodle for it
+    # (core_course_get_course_module, one call per such module).
     moodle_course: Annotated[StrictInt, Field(ge=1)] | None = None
     xapi_activity: Iri | None = None
 
