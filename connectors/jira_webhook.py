@@ -51,6 +51,10 @@ CREATED = "jira:issue_created"
 UPDATED = "jira:issue_updated"
 ISSUE_EVENTS = (CREATED, UPDATED)
 MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
+# Identifiers go into database indexes, whose entries have a size limit (PostgreSQL: ~2.7 kB);
+# Jira's own are far shorter. A longer one is refused here, not by the store on every retry.
+MAX_ID = 255
+USER_IDS = ("accountId", "key", "name", "emailAddress")
 
 
 def parse_jira_webhook(
@@ -152,7 +156,13 @@ def _ticket(
         value = issue.get(name)
         if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
             raise PayloadError(_missing(f"{where}{name}", value, "a string"))
+        _short(value, f"{where}{name}")
     fields = _object(issue, "fields", f"{where}fields")
+    for name in ("project", "assignee"):
+        found = fields.get(name)
+        if isinstance(found, Mapping):
+            for key in ("key", *USER_IDS):
+                _short(found.get(key), f"{where}fields.{name}.{key}")
     status = _object(fields, "status", f"{where}fields.status")
     status_category = _object(status, "statusCategory", f"{where}fields.status.statusCategory")
     category = status_category.get("key")
@@ -191,6 +201,7 @@ def _change(changelog: Any, where: str) -> tuple[str, tuple[ChangeItem, ...]] | 
         return None
     if isinstance(change_id, bool) or not isinstance(change_id, str | int) or change_id == "":
         raise PayloadError(_missing(f"{where}.id", change_id, "a string or an integer"))
+    _short(change_id, f"{where}.id")
     raw_items = changelog.get("items")
     raw_items = [] if raw_items is None else raw_items
     if not isinstance(raw_items, list):
@@ -211,6 +222,8 @@ def _person(user: Any, deployment: Deployment, where: str) -> PersonRef | None:
         return None
     if not isinstance(user, Mapping):
         raise PayloadError(_missing(where, user, "an object"))
+    for key in USER_IDS:
+        _short(user.get(key), f"{where}.{key}")
     try:
         return JiraUser.model_validate(user).person(deployment)
     except ValidationError as exc:
@@ -241,6 +254,11 @@ def _object(parent: Mapping[str, Any], name: str, where: str) -> Mapping[str, An
 def _text(value: Any) -> Any:
     """Automation sends ids as numbers; the models read them as strings."""
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _short(value: Any, field: str) -> None:
+    if isinstance(value, str) and len(value) > MAX_ID:
+        raise PayloadError(f"{field}: longer than {MAX_ID} characters")
 
 
 def _missing(field: str, value: Any, expected: str = "a non-empty string") -> str:

@@ -6,7 +6,6 @@ durable. Duplicates are a normal outcome (the inbox's unique natural key), not a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,8 @@ from plugin.store import InboxEvent, Store
 from plugin.store.group_commit import GroupCommit
 from plugin.store.intake import Encoded
 from plugin.sync import inbox_event
-from webhooks.errors import BadJson, UnsupportedMediaType
+from webhooks.door import decode
+from webhooks.errors import UnsupportedMediaType
 
 JSON_TYPE = "application/json"
 
@@ -68,14 +68,12 @@ def raw_body(request: Request) -> bytes:
 
 
 def json_body(request: Request, body: bytes) -> Any:
-    """The decoded JSON body: 415 unless it is application/json, 400 unless it parses."""
+    """The decoded JSON body: 415 unless it is application/json, 400 unless it parses and
+    could be stored (webhooks.door)."""
     if request.mimetype != JSON_TYPE:
         given = request.mimetype or "none"
         raise UnsupportedMediaType(f"Content-Type: expected {JSON_TYPE}, got {given}")
-    try:
-        return json.loads(body, parse_constant=_no_constant)
-    except (ValueError, RecursionError) as exc:
-        raise BadJson(f"body: not valid JSON ({_reason(exc)})") from None
+    return decode(body)
 
 
 def store_events(
@@ -102,15 +100,3 @@ def store_events(
     new = sum((row.source, row.natural_key) in added for row in rows)
     duplicates = len(rows) - new
     return Outcome(new, duplicates, ignored, duplicate_delivery)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, RecursionError):
-        return "nested too deeply"
-    if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
-    return "not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)

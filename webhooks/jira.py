@@ -104,6 +104,8 @@ def _delivery(identifier: str | None, data: dict[str, Any], events: int) -> Deli
         return None
     if len(identifier) > MAX_IDENTIFIER:
         raise PayloadError(f"{DELIVERY_HEADER}: longer than {MAX_IDENTIFIER} characters")
+    if not identifier.isprintable():  # it is stored: no NUL or other control characters
+        raise PayloadError(f"{DELIVERY_HEADER}: contains control characters")
     event = data.get("webhookEvent")
     payload = {"identifier": identifier, "event": event if isinstance(event, str) else None}
     return Delivery("jira", f"jira-delivery:{identifier}", {**payload, "events": events})

@@ -19,6 +19,7 @@ from connectors.xapi_models import VERB_VOIDED, Statement
 from connectors.xapi_source import DONE, completion_event, completion_of
 from plugin.domain import Completion, CompletionState, PersonRef
 from plugin.errors import PayloadError
+from webhooks.door import check_id
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,21 @@ def _statement(raw: Any, name: str) -> Statement:
     if not isinstance(raw, dict):
         raise PayloadError(f"{name}: expected an object, got {type(raw).__name__}")
     try:
-        return Statement.model_validate(raw)
+        statement = Statement.model_validate(raw)
     except ValidationError as exc:
         error = exc.errors(include_url=False, include_input=False)[0]
         path = ".".join(str(part) for part in error["loc"])
         raise PayloadError(f"{name}.{path}: {error['msg']}") from None
+    check_id(statement.id, f"{name}.id")  # the natural key, and the actor the identity key
+    actor = raw.get("actor")
+    if isinstance(actor, dict):
+        for key in ("mbox", "mbox_sha1sum", "openid"):
+            check_id(actor.get(key), f"{name}.actor.{key}")
+        account = actor.get("account")
+        if isinstance(account, dict):
+            for key in ("homePage", "name"):
+                check_id(account.get(key), f"{name}.actor.account.{key}")
+    return statement
 
 
 def _completion(
