@@ -55,12 +55,12 @@ def fill_inbox(store: Store, manifest_path: Path) -> int:
     manifest = load_manifest(manifest_path)
     env = {
         **JIRA_SECRETS,
-        "LRS_FORWARD_SECRET": "forward",
+        "LRS_FORWARD_SECRET": "scale-test-forward-secret",
         "LRS_USERNAME": "u",
         "LRS_PASSWORD": "p",
     }
     client = create_app({"TESTING": True}, store=store, manifest=manifest, env=env).test_client()
-    bearer = {"Authorization": "Bearer forward"}
+    bearer = {"Authorization": "Bearer scale-test-forward-secret"}
     stored = 0
     for n, person in enumerate(PEOPLE):
         found = EXAMPLE.people_by_id[person]
@@ -99,7 +99,7 @@ def test_two_workers_drain_one_inbox_on_postgresql(
             LRS_USERNAME=user,
             LRS_PASSWORD=password,
             **JIRA_SECRETS,
-            LRS_FORWARD_SECRET="forward",
+            LRS_FORWARD_SECRET="scale-test-forward-secret",
         )
         command = [sys.executable, "-c", LAUNCH, "--log-level", "INFO", "worker", "--once"]
         logs = [tmp_path / f"{name}.log" for name in ("w1", "w2")]

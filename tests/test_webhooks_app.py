@@ -22,6 +22,7 @@ from tests.test_webhooks_support import (
     LOGSTORE,
     LRS_PASSWORD,
     LRS_USER,
+    SECRET,
     automation,
     basic,
     bearer,
@@ -72,6 +73,24 @@ def test_refuses_to_start_when_one_named_secret_is_missing(
         create_app({}, store=sqlite_store, manifest=manifest, env=env)
     assert caught.value.exit_code == 2
     assert "JIRA_WEBHOOK_SECRET" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["JIRA_WEBHOOK_SECRET", "JIRA_AUTOMATION_SECRET", "LRS_FORWARD_SECRET"]
+)
+@pytest.mark.parametrize("unsigned", [False, True], ids=["signed", "allow-unsigned"])
+def test_refuses_to_start_with_a_short_secret(
+    sqlite_store: Store, manifest: Manifest, name: str, unsigned: bool
+) -> None:
+    # One captured delivery is enough to guess a short HMAC key or token offline.
+    env = {**ENV, name: "fifteen-chars.."}
+    with pytest.raises(ConfigError) as caught:
+        create_app({"ALLOW_UNSIGNED": unsigned}, store=sqlite_store, manifest=manifest, env=env)
+    message = str(caught.value)
+    assert f"environment variable {name} holds 15 characters; at least 16 are required" in message
+    assert "guessed offline" in message and "fifteen-chars" not in message
+    assert caught.value.exit_code == 2
+    make_app(sqlite_store, manifest, env={**ENV, name: "sixteen-chars..."})  # 16 is enough
 
 
 def test_starts_unsigned_when_explicitly_allowed(sqlite_store: Store, manifest: Manifest) -> None:
@@ -127,7 +146,7 @@ def test_opens_the_manifest_and_database_it_is_configured_with(tmp_path: Path) -
 def test_senders_missing_from_the_manifest_answer_404(sqlite_store: Store, tmp_path: Path) -> None:
     text = (Path(__file__).parent / "fixtures" / "manifests" / "minimal.yaml").read_text()
     minimal = write_manifest(tmp_path, text)  # LRS with bearer auth and no forward secret
-    client = make_app(sqlite_store, minimal, env={"JIRA_WEBHOOK_SECRET": "s"}).test_client()
+    client = make_app(sqlite_store, minimal, env={"JIRA_WEBHOOK_SECRET": SECRET}).test_client()
     response = client.post("/webhooks/xapi", data=STATEMENT, headers=bearer())
     assert (response.status_code, _code(response.json)) == (404, "not_configured")
 

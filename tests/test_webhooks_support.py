@@ -28,7 +28,7 @@ QUIZ = "https://moodle.example.org/mod/quiz/view.php?id=43"
 
 SECRET = "It's a Secret to Everybody"
 AUTOMATION_SECRET = "automation-shared-secret"
-LRS_USER, LRS_PASSWORD, FORWARD_SECRET = "lrs-user", "lrs-pässword", "forward-token"
+LRS_USER, LRS_PASSWORD, FORWARD_SECRET = "lrs-user", "lrs-pässword", "forward-token-of-the-lrs"
 ENV = {
     "JIRA_API_TOKEN": "unused",
     "JIRA_WEBHOOK_SECRET": SECRET,

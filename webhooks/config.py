@@ -2,7 +2,8 @@
 
 Secrets live in environment variables the manifest names. Every one a receiver needs must be
 set, or create_app refuses to start (ConfigError naming the variable), unless
-`ALLOW_UNSIGNED` is true: "explicitly allowed for local demos". Even then a request that
+`ALLOW_UNSIGNED` is true: "explicitly allowed for local demos". A secret that is set must
+have MIN_SECRET_LENGTH characters at least, whatever ALLOW_UNSIGNED says. Even then a request that
 carries credentials nobody configured is refused.
 """
 
@@ -26,15 +27,24 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # database URL, when create_app is not given a store
 }
 UNSIGNED_HINT = "set it, or SKILLRELAY_ALLOW_UNSIGNED=true to accept unsigned requests (demos)"
+# An HMAC key or shared token this short can be guessed offline from one captured delivery
+# (the signature, or the token, and the body are all an attacker needs to test guesses).
+MIN_SECRET_LENGTH = 16
+SHORT_HINT = (
+    "a shorter HMAC key or shared token can be guessed offline from one captured delivery; "
+    "use a random one, e.g. `openssl rand -hex 32`"
+)
 
 
 class _Env:
-    """Reads secrets, collecting a Problem for every one that is missing."""
+    """Reads secrets, collecting a Problem for every one that is missing, and for every one
+    too short (refused even when unsigned requests are allowed: it is set, so it is meant)."""
 
     def __init__(self, env: Mapping[str, str], file: str) -> None:
         self.env = env
         self.file = file
         self.problems: list[Problem] = []
+        self.short: list[Problem] = []
 
     def get(self, name: str, field: str) -> str | None:
         value = self.env.get(name, "")
@@ -43,6 +53,12 @@ class _Env:
             self.problems.append(Problem(self.file, None, field, message))
             return None
         logs.register_secret(value)
+        if len(value) < MIN_SECRET_LENGTH:
+            message = (
+                f"environment variable {name} holds {len(value)} characters; at least "
+                f"{MIN_SECRET_LENGTH} are required: {SHORT_HINT}"
+            )
+            self.short.append(Problem(self.file, None, field, message))
         return value
 
 
@@ -53,8 +69,9 @@ def receivers(
     secrets = _Env(env, file)
     jira = _jira(manifest, secrets)
     xapi = _xapi(manifest, secrets, allow_unsigned)
-    if secrets.problems and not allow_unsigned:
-        raise ConfigError(secrets.problems)
+    problems = secrets.short if allow_unsigned else [*secrets.problems, *secrets.short]
+    if problems:
+        raise ConfigError(problems)
     return jira, xapi
 
 
