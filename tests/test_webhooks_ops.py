@@ -72,6 +72,50 @@ def test_readyz_fails_when_the_outbox_is_stuck(client: FlaskClient, store: Store
     assert "worker" in response.json["message"]
 
 
+def _new_event(store: Store, key: str, age: timedelta, status: str = "new") -> None:
+    store.inbox.add("jira", "ticket", key, {"x": 1}, received_at=store.clock() - age)
+    if status == "failed":
+        [item] = [i for i in store.inbox.list(status="new") if i.natural_key == key]
+        store.inbox.mark_failed(item.id, "unreadable ticket payload: ticket: Field required")
+
+
+def test_readyz_fails_when_inbox_events_wait_undecided(client: FlaskClient, store: Store) -> None:
+    _new_event(store, "fresh", timedelta(seconds=30))
+    assert client.get("/readyz").status_code == 200
+    _new_event(store, "old", timedelta(seconds=901))
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json is not None and response.json["error"] == "inbox_stuck"
+    assert "waits undecided for 901 s" in response.json["message"]
+    assert "worker" in response.json["message"]
+
+
+def test_readyz_fails_when_events_keep_failing(client: FlaskClient, store: Store) -> None:
+    for n in range(9):
+        _new_event(store, f"recent-{n}", timedelta(minutes=1), status="failed")
+    for n in range(5):  # failures older than the window are history, not a trend
+        _new_event(store, f"old-{n}", timedelta(hours=2), status="failed")
+    assert client.get("/readyz").status_code == 200
+    _new_event(store, "recent-9", timedelta(minutes=1), status="failed")
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json is not None and response.json["error"] == "inbox_failing"
+    assert response.json["message"].startswith("10 inbox events received in the last 900 s")
+
+
+def test_failed_events_are_in_the_metrics_by_reason(client: FlaskClient, store: Store) -> None:
+    _new_event(store, "a", timedelta(minutes=1), status="failed")
+    _new_event(store, "b", timedelta(minutes=1), status="failed")
+    [item] = store.inbox.list(status="failed", limit=1)
+    store.inbox.mark_failed(
+        item.id, "unreadable ticket payload: x: contains a NUL; it cannot be stored"
+    )
+    text = client.get("/metrics").data
+    assert _value(text, "skillrelay_inbox_failed_events", reason="unreadable") == 1
+    assert _value(text, "skillrelay_inbox_failed_events", reason="unstorable") == 1
+    assert _value(text, "skillrelay_inbox_failed_events", reason="other") == 0
+
+
 def test_readyz_threshold_is_configurable(store: Store, manifest: Manifest) -> None:
     store.outbox.enqueue("k1", "jira", "comment", {}, at=store.clock() - timedelta(seconds=901))
     client = make_app(store, manifest, OUTBOX_STUCK_SECONDS=3600).test_client()

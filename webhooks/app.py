@@ -19,7 +19,7 @@ from plugin.manifest import Manifest, load_manifest
 from plugin.settings import database_url, manifest_path
 from plugin.store import Store
 from plugin.store.group_commit import GroupCommit
-from webhooks import errors, health, jira, openapi, xapi
+from webhooks import errors, health, inbox_health, jira, openapi, xapi
 from webhooks.config import DEFAULTS, receivers
 from webhooks.metrics import Metrics
 from webhooks.services import EXTENSION, Services
@@ -54,7 +54,12 @@ def create_app(
     if store is None:
         store = Store.open(database_url(app.config["DATABASE_URL"]))
     metrics = Metrics()
-    metrics.watch_store(store.outbox.backlog, store.inbox.count_by_status)
+    opened = store
+    metrics.watch_store(
+        store.outbox.backlog,
+        store.inbox.count_by_status,
+        lambda: inbox_health.failed_by_reason(opened),
+    )
     app.extensions[EXTENSION] = Services(
         store=store,
         intake=GroupCommit(store.inbox_writer.write),
@@ -62,6 +67,8 @@ def create_app(
         jira=jira_receiver,
         xapi=xapi_receiver,
         outbox_stuck_seconds=float(app.config["OUTBOX_STUCK_SECONDS"]),
+        inbox_stuck_seconds=float(app.config["INBOX_STUCK_SECONDS"]),
+        inbox_failed_limit=int(app.config["INBOX_FAILED_LIMIT"]),
     )
     for blueprint in (jira.bp, xapi.bp, health.bp, openapi.bp):
         app.register_blueprint(blueprint)

@@ -23,6 +23,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,  # 1 MiB; larger bodies get a JSON 413
     "ALLOW_UNSIGNED": False,  # accept unsigned requests when no secret is set (demos only)
     "OUTBOX_STUCK_SECONDS": 900,  # /readyz fails when the oldest due effect is older
+    "INBOX_STUCK_SECONDS": 900,  # ... when an event waits undecided longer than this
+    "INBOX_FAILED_LIMIT": 10,  # ... when this many events received in that window failed
     "MANIFEST": None,  # manifest path, when create_app is not given one
     "DATABASE_URL": None,  # database URL, when create_app is not given a store
 }

@@ -1,4 +1,11 @@
-"""GET /healthz (the process is up), /readyz (the store answers, the outbox moves), /metrics."""
+"""GET /healthz (the process is up), /readyz (the store answers, the outbox and the inbox
+move), /metrics.
+
+/readyz answers 503 with a reason when the store does not answer, when the outbox holds dead
+letters or a due effect older than OUTBOX_STUCK_SECONDS, when an inbox event has waited
+undecided longer than INBOX_STUCK_SECONDS (no worker is running, or it is stuck), or when
+INBOX_FAILED_LIMIT events or more received in that same window were quarantined.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from plugin.errors import StoreError
 from webhooks.errors import error_body
-from webhooks.services import services
+from webhooks.inbox_health import failed_since, oldest_new
+from webhooks.services import Services, services
 
 bp = Blueprint("health", __name__)
 
@@ -37,7 +45,33 @@ def readyz() -> tuple[Response, int]:
         late = int((store.clock() - backlog.oldest_due).total_seconds())
         reason = f"the oldest due outbox effect waits for {late} s; is a worker running?"
         return error_body(503, "outbox_stuck", reason)
+    try:
+        problem = _inbox_problem(found)
+    except (SQLAlchemyError, StoreError) as exc:
+        reason = f"the store did not answer ({type(exc).__name__})"
+        return error_body(503, "store_unreachable", reason)
+    if problem is not None:
+        return error_body(503, *problem)
     return jsonify(status="ready", pending=backlog.pending, in_flight=backlog.in_flight), 200
+
+
+def _inbox_problem(found: Services) -> tuple[str, str] | None:
+    store = found.store
+    now = store.clock()
+    window = timedelta(seconds=found.inbox_stuck_seconds)
+    oldest = oldest_new(store)
+    if oldest is not None and now - oldest > window:
+        late = int((now - oldest).total_seconds())
+        return "inbox_stuck", f"an inbox event waits undecided for {late} s; is a worker running?"
+    failed = failed_since(store, now - window)
+    if failed >= found.inbox_failed_limit:
+        seconds = int(window.total_seconds())
+        return "inbox_failing", (
+            f"{failed} inbox events received in the last {seconds} s failed and were "
+            "quarantined; their reasons are in the inbox's error column "
+            "(skillrelay_inbox_failed_events counts them by reason)"
+        )
+    return None
 
 
 @bp.get("/metrics")

@@ -27,16 +27,21 @@ class StoreCollector(Collector):
     """Outbox backlog and inbox counts, queried when Prometheus scrapes."""
 
     def __init__(
-        self, backlog: Callable[[], Backlog], inbox_counts: Callable[[], dict[str, int]]
+        self,
+        backlog: Callable[[], Backlog],
+        inbox_counts: Callable[[], dict[str, int]],
+        failed: Callable[[], dict[str, int]] = dict,
     ) -> None:
         self.backlog = backlog
         self.inbox_counts = inbox_counts
+        self.failed = failed
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(f"{PREFIX}_store_up", "1 if the store answered this scrape")
         try:
             backlog = self.backlog()
             counts = self.inbox_counts()
+            failed = self.failed()
         except (SQLAlchemyError, StoreError) as exc:
             log.warning("metrics: store unavailable: %s", type(exc).__name__)
             up.add_metric([], 0)
@@ -57,6 +62,15 @@ class StoreCollector(Collector):
         for status, n in sorted(counts.items()):
             inbox.add_metric([status], n)
         yield inbox
+        quarantined = GaugeMetricFamily(
+            f"{PREFIX}_inbox_failed_events",
+            "Inbox events the pipeline quarantined, by reason class (unstorable: text no "
+            "database stores; unreadable: not a valid event; other)",
+            labels=["reason"],
+        )
+        for reason, n in sorted(failed.items()):
+            quarantined.add_metric([reason], n)
+        yield quarantined
 
 
 class Metrics:
@@ -96,9 +110,12 @@ class Metrics:
         )
 
     def watch_store(
-        self, backlog: Callable[[], Backlog], inbox_counts: Callable[[], dict[str, int]]
+        self,
+        backlog: Callable[[], Backlog],
+        inbox_counts: Callable[[], dict[str, int]],
+        failed: Callable[[], dict[str, int]] = dict,
     ) -> None:
-        self.registry.register(StoreCollector(backlog, inbox_counts))
+        self.registry.register(StoreCollector(backlog, inbox_counts, failed))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -52,6 +52,8 @@ class Services:
     jira: JiraReceiver | None
     xapi: XapiReceiver | None
     outbox_stuck_seconds: float
+    inbox_stuck_seconds: float = 900.0
+    inbox_failed_limit: int = 10
 
 
 def services() -> Services:
