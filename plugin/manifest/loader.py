@@ -15,6 +15,7 @@ from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import YAMLError
 
 from plugin.errors import ConfigError, Problem
+from plugin.limits import MANIFEST_BYTES, BoundedComposer, LimitExceeded, mib, read_at_most
 from plugin.manifest.base import Loc
 from plugin.manifest.messages import translate
 from plugin.manifest.model import Manifest
@@ -35,6 +36,7 @@ _Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.constru
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
     yaml.Constructor = _Constructor
+    yaml.Composer = BoundedComposer  # refuses alias bombs and deep nesting before building
     return yaml
 
 
@@ -64,7 +66,8 @@ def _fail(name: str, line: int | None, message: str) -> ConfigError:
 
 def _parse(path: Path, name: str) -> CommentedMap:
     try:
-        text = path.read_text(encoding="utf-8-sig")  # tolerate a BOM
+        data = read_at_most(path, MANIFEST_BYTES)
+        text = None if data is None else data.decode("utf-8-sig")  # tolerate a BOM
     except FileNotFoundError:
         raise _fail(name, None, "file not found") from None
     except IsADirectoryError:
@@ -73,10 +76,14 @@ def _parse(path: Path, name: str) -> CommentedMap:
         raise _fail(name, None, "is not UTF-8 text") from None
     except OSError as exc:
         raise _fail(name, None, f"cannot be read: {exc.strerror}") from None
+    if text is None:
+        raise _fail(name, None, f"larger than {mib(MANIFEST_BYTES)}, the most a manifest may hold")
     try:
         root = _yaml().load(text)
     except YAMLError as exc:
         raise _fail(name, *describe(exc, text)) from None
+    except LimitExceeded as exc:
+        raise _fail(name, exc.line, exc.message) from None
     if root is None:
         raise _fail(name, 1, f"the manifest is empty; expected a mapping with {TOP_LEVEL}")
     if not isinstance(root, CommentedMap):
