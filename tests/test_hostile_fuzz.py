@@ -10,6 +10,7 @@ import itertools
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -121,7 +122,7 @@ def unique(body: dict[str, Any], n: int) -> dict[str, Any]:
 
 
 STORED = {"events": 1, "duplicates": 0, "ignored": 0}
-SENDERS = [
+SENDERS: list[tuple[str, dict[str, Any], Callable[[bytes], dict[str, str]]]] = [
     ("/webhooks/jira", WEBHOOK, signed),
     ("/webhooks/jira", AUTOMATION, lambda _: automation()),
     ("/webhooks/xapi", STATEMENT, lambda _: bearer()),
