@@ -37,7 +37,8 @@ from connectors.jira_models import ChangeEntry, Deployment, StatusDetails, to_ti
 from plugin.domain import Ticket
 from plugin.importers.base import WrongShape, first_error, items, kind_of
 from plugin.importers.output import Output
-from plugin.importers.reading import Document, UnusableFile, open_json
+from plugin.importers.reading import TOO_DEEP, Document, UnusableFile, open_json
+from plugin.limits import deeper_than
 
 UNKNOWN = "change into a status of unknown category"
 
@@ -221,6 +222,8 @@ def read_statuses(path: Path, label: str) -> dict[str, str]:
         raise UnusableFile(f"{label}: expected the JSON array GET /rest/api/3/status returns")
     categories: dict[str, str] = {}
     for where, item in items(value, label):
+        if deeper_than(item):
+            raise UnusableFile(f"{where}: {TOO_DEEP}")
         try:
             status = StatusDetails.model_validate(item)
         except ValidationError as exc:

@@ -6,13 +6,18 @@ How the two are told apart, without reading a large JSON-lines file into memory:
 - otherwise the file is parsed whole; if that fails, the first line holds more than a lone
   `{` or `[` and the second line parses alone, it is JSON lines whose first line is broken;
   any other failure means the file is not JSON at all (`UnusableFile`, naming
-  `FILE:line:col`).
+  `FILE:line:col`);
+- a file read whole holds at most JSON_BYTES (plugin.limits): a larger one is JSON lines if
+  its first line is over JSON_BYTES and more follow, or it is broken as above; else
+  `UnusableFile`.
 
-A malformed line is reported as `FILE:LINE` and the rest is still read.
+A malformed line is reported as `FILE:LINE` and the rest is still read; so is a line over
+JSON_BYTES (skipped without being held in memory) or one nested more than NESTING levels.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,8 +25,16 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from plugin.errors import SkillrelayError
+from plugin.limits import JSON_BYTES, NESTING, deeper_than, mib, read_at_most
 
 BOM = b"\xef\xbb\xbf"
+CHUNK = 2**20  # how much of an over-long line is read at a time while skipping it
+TOO_DEEP = f"nested more than {NESTING} levels deep, the most a record may nest"
+TOO_LARGE = f"larger than {mib(JSON_BYTES)}, the most one line may hold"
+WHOLE = (
+    f"larger than {mib(JSON_BYTES)}, the most a file read whole may hold; "
+    "write it as JSON lines, one record or page per line"
+)
 
 
 class UnusableFile(SkillrelayError):
@@ -39,11 +52,13 @@ class Document:
 
 @dataclass(frozen=True)
 class Line:
-    """One JSON-lines line: its value, or why it could not be read (`error`)."""
+    """One JSON-lines line: its value, or why it could not be read (`error`, counted under
+    `reason`)."""
 
     number: int
     value: Any = None
     error: str | None = None
+    reason: str = "not JSON"
 
 
 @dataclass(frozen=True)
@@ -68,13 +83,14 @@ def open_json(path: Path, label: str) -> Document | Lines:
                 raise UnusableFile(f"{label}: empty file: nothing to import")
             _, text = first
             try:
+                if text is None:
+                    raise ValueError(TOO_LARGE)
                 value = loads(text)
             except (ValueError, RecursionError):
-                pass
+                second = next(lines, None)
             else:
                 more = next(lines, None)
                 return Lines(path) if more is not None else Document(value)
-            second = next(lines, None)
         return _whole(path, label, text, second)
     except OSError as exc:
         raise UnusableFile(f"{label}: cannot read: {exc.strerror or exc}") from None
@@ -86,33 +102,64 @@ def loads(text: bytes | str) -> Any:
 
 
 def _whole(
-    path: Path, label: str, first: bytes, second: tuple[int, bytes] | None
+    path: Path, label: str, first: bytes | None, second: tuple[int, bytes | None] | None
 ) -> Document | Lines:
+    data = read_at_most(path, JSON_BYTES)
+    if data is None:
+        if _broken_first(first, second):
+            return Lines(path)
+        raise UnusableFile(f"{label}: {WHOLE}")
     try:
-        return Document(loads(path.read_bytes().removeprefix(BOM)))
+        return Document(loads(data.removeprefix(BOM)))
     except json.JSONDecodeError as exc:
-        if not _opens(first) and second is not None and _parses(second[1]):
-            return Lines(path)  # JSON lines whose first line is broken
+        if _broken_first(first, second):
+            return Lines(path)
         raise UnusableFile(f"{label}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise UnusableFile(f"{label}: {TOO_DEEP}") from None
+    except ValueError as exc:
         raise UnusableFile(f"{label}: not JSON: {_reason(exc)}") from None
 
 
-def _nonblank(f: BinaryIO) -> Iterator[tuple[int, bytes]]:
-    """(line number, bytes) of each non-blank line; a UTF-8 BOM on the first is dropped."""
-    for number, raw in enumerate(f, start=1):
+def _nonblank(f: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, bytes) of each non-blank line, None for a line over JSON_BYTES; a
+    UTF-8 BOM on the first is dropped."""
+    for number in itertools.count(1):
+        raw = f.readline(JSON_BYTES + 1)
+        if not raw:
+            return
+        if len(raw) > JSON_BYTES:
+            while raw and not raw.endswith(b"\n"):  # skip the rest, never holding it
+                raw = f.readline(CHUNK)
+            yield number, None
+            continue
         text = raw.removeprefix(BOM) if number == 1 else raw
         if text.strip():
             yield number, text
 
 
-def _line(number: int, text: bytes) -> Line:
+def _line(number: int, text: bytes | None) -> Line:
+    if text is None:
+        return Line(number, error=TOO_LARGE, reason="too large")
     try:
-        return Line(number, loads(text.rstrip(b"\r\n")))
+        value = loads(text.rstrip(b"\r\n"))
     except json.JSONDecodeError as exc:
         return Line(number, error=f"not JSON: {exc.msg} (column {exc.colno})")
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        return Line(number, error=TOO_DEEP, reason="too deep")
+    except ValueError as exc:
         return Line(number, error=f"not JSON: {_reason(exc)}")
+    if deeper_than(value):
+        return Line(number, error=TOO_DEEP, reason="too deep")
+    return Line(number, value)
+
+
+def _broken_first(first: bytes | None, second: tuple[int, bytes | None] | None) -> bool:
+    """JSON lines whose first line is too large (and more lines follow), or broken while the
+    second line parses alone (a document's first line that does not parse is a lone `{`/`[`)."""
+    if second is None:
+        return False
+    return first is None or (not _opens(first) and _parses(second[1]))
 
 
 def _opens(text: bytes) -> bool:
@@ -120,7 +167,9 @@ def _opens(text: bytes) -> bool:
     return text.strip() in (b"{", b"[")
 
 
-def _parses(text: bytes) -> bool:
+def _parses(text: bytes | None) -> bool:
+    if text is None:
+        return False
     try:
         loads(text)
     except (ValueError, RecursionError):
@@ -132,9 +181,7 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: ValueError) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return "not UTF-8 text"
-    if isinstance(exc, RecursionError):
-        return "nested too deeply"
     return str(exc)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from plugin.importers.base import Format, WrongShape
 from plugin.importers.output import Output, Summary
-from plugin.importers.reading import Document, UnusableFile, open_json
+from plugin.importers.reading import TOO_DEEP, Document, UnusableFile, open_json
+from plugin.limits import deeper_than
 
 
 def import_file(path: Path, label: str, fmt: Format, out: Output) -> Summary:
@@ -22,13 +23,17 @@ def import_file(path: Path, label: str, fmt: Format, out: Output) -> Summary:
         except WrongShape as exc:
             raise UnusableFile(f"{label}: {exc}") from None
         for where, record in records:
+            if deeper_than(record):  # a line's depth is checked as it is read
+                out.summary.read += 1
+                out.rejected(where, "too deep", TOO_DEEP)
+                continue
             fmt.read(where, record, out)
     else:
         for line in found:
             where = f"{label}:{line.number}"
             if line.error is not None:
                 out.summary.read += 1
-                out.rejected(where, "not JSON", line.error)
+                out.rejected(where, line.reason, line.error)
                 continue
             try:
                 for item_where, record in fmt.records(line.value, where):
