@@ -9,28 +9,57 @@ loop is not thread-safe):
 2. `drain(deadline)`: wait until no connection has a request received but not answered,
    or an answer not yet sent;
 3. `close(timeout)`: close the connections, end the loop and the request threads.
+
+The server is guarded (plugin.service.guard): limits on bodies, headers, connections and
+slow clients, applied before the app reads anything.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from waitress.server import create_server  # type: ignore[import-untyped]
+from waitress.adjustments import Adjustments  # type: ignore[import-untyped]
+from waitress.task import ThreadedTaskDispatcher  # type: ignore[import-untyped]
 from waitress.wasyncore import close_all, dispatcher  # type: ignore[import-untyped]
+
+from plugin.service.guard import SWEEP, GuardedServer, Limits, adjustments
 
 POLL = 0.02  # seconds between checks while draining
 
 
+def body_limit(app: Callable[..., Any]) -> int:
+    """The app's own body limit (Flask's MAX_CONTENT_LENGTH), so both refuse the same."""
+    config = getattr(app, "config", None)
+    found = config.get("MAX_CONTENT_LENGTH") if isinstance(config, Mapping) else None
+    return found if isinstance(found, int) and found > 0 else Limits.body
+
+
 class HttpServer:
-    def __init__(self, app: Callable[..., Any], *, host: str, port: int, threads: int) -> None:
+    def __init__(
+        self,
+        app: Callable[..., Any],
+        *,
+        host: str,
+        port: int,
+        threads: int,
+        limits: Limits | None = None,
+    ) -> None:
+        self.limits = dataclasses.replace(limits or Limits(), body=body_limit(app))
         self._map: dict[int, Any] = {}
         # ident: the Server header names the product, not the server and its version.
+        adj = Adjustments(
+            host=host, port=port, threads=threads, ident="skillrelay", **adjustments(self.limits)
+        )
+        adj.asyncore_loop_timeout = SWEEP  # a float: the loop turns often enough to sweep
+        tasks = ThreadedTaskDispatcher()
+        tasks.set_thread_count(threads)
         try:
-            self.server: Any = create_server(
-                app, map=self._map, host=host, port=port, threads=threads, ident="skillrelay"
+            self.server: Any = GuardedServer(
+                app, self.limits, map=self._map, adj=adj, dispatcher=tasks
             )
         except OSError:
             close_all(self._map)  # the wake-up pipe made before the bind failed
@@ -46,6 +75,13 @@ class HttpServer:
     @property
     def running(self) -> bool:
         return self.thread.is_alive()
+
+    def bytes_read(self) -> int:
+        """Bytes read from every client so far."""
+        return int(self.server.read)
+
+    def connections(self) -> int:
+        return len(self.server.active_channels)
 
     def start(self) -> None:
         self.thread.start()
