@@ -33,6 +33,7 @@ def register(sub: Any) -> None:
         action="store_true",
         help="receive only: `skillrelay worker` processes decide and deliver",
     )
+    options.add_http_limits(parser)
     options.add_common(parser)
     parser.set_defaults(func=run)
 
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads < 1:
         raise ConfigError("--threads must be at least 1")
     workers = compose.Workers(pipeline=not args.no_worker, outbox=not args.no_worker)
-    http = compose.Http(host=args.host, port=args.port, threads=args.threads)
+    limits = options.http_limits(args)
+    http = compose.Http(host=args.host, port=args.port, threads=args.threads, limits=limits)
     sync = None if args.no_sync else args.sync_interval
     return compose.serve(options.settings(args), http, workers, sync).run()

@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from plugin.outbox_pacing import duration
 from plugin.outbox_worker import BACKOFF_BASE, RETRY_BUDGET, OutboxWorker, exponential_backoff
 from plugin.pipeline import Pipeline, PipelineStats
 from plugin.runtime import Secrets
+from plugin.service.guard import Limits
 from plugin.service.http import HttpServer
 from plugin.service.loop import Loop
 from plugin.service.parts import Stoppable, pipeline, senders, sync_sources
@@ -66,6 +67,8 @@ class Http:
     host: str = "127.0.0.1"
     port: int = 8080
     threads: int = 4
+    # Slow and idle clients, connections; the body limit is the app's MAX_CONTENT_LENGTH.
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass(frozen=True)
@@ -255,7 +258,9 @@ def serve(
         if pipeline_loop is not None:
             wake_on_webhooks(app, pipeline_loop)
         try:
-            server = HttpServer(app, host=http.host, port=http.port, threads=http.threads)
+            server = HttpServer(
+                app, host=http.host, port=http.port, threads=http.threads, limits=http.limits
+            )
         except OSError as exc:
             where = f"{http.host}:{http.port}"
             raise SkillrelayError(f"http: cannot listen on {where}: {exc.strerror}") from None

@@ -8,6 +8,7 @@ import logging
 from plugin.outbox_pacing import duration
 from plugin.outbox_worker import BACKOFF_BASE, RETRY_BUDGET
 from plugin.service.compose import Settings, default_worker_id
+from plugin.service.guard import Limits
 from plugin.settings import database_url, manifest_path
 
 
@@ -35,6 +36,50 @@ def span(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
     return value
+
+
+def count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
+
+
+def add_http_limits(parser: argparse.ArgumentParser) -> None:
+    """The receiver's limits on slow and idle clients (serve only)."""
+    group = parser.add_argument_group("http limits")
+    default = Limits()
+    group.add_argument(
+        "--max-connections",
+        type=count,
+        default=default.connections,
+        metavar="N",
+        help="open connections; past it the one waiting longest for its request is closed "
+        f"({default.connections})",
+    )
+    group.add_argument(
+        "--read-timeout",
+        type=span,
+        default=default.read_timeout,
+        metavar="TIME",
+        help="time a request may take to arrive whole, from its first byte "
+        f"({default.read_timeout:g}s)",
+    )
+    group.add_argument(
+        "--idle-timeout",
+        type=span,
+        default=default.idle_timeout,
+        metavar="TIME",
+        help=f"time a connection may stay open with no request ({default.idle_timeout:g}s)",
+    )
+
+
+def http_limits(args: argparse.Namespace) -> Limits:
+    return Limits(
+        connections=args.max_connections,
+        read_timeout=args.read_timeout,
+        idle_timeout=args.idle_timeout,
+    )
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
