@@ -57,10 +57,8 @@ class Limits:
 
 
 def adjustments(limits: Limits) -> dict[str, Any]:
-    """waitress settings for `limits`; timeouts and the connection limit are enforced here."""
+    """waitress settings for `limits` (GuardedServer enforces the timeouts and connections)."""
     return {
-        "connection_limit": limits.connections,
-        "channel_timeout": max(1, round(limits.idle_timeout)),
         "max_request_header_size": limits.header,
         # Chunk framing counts here: a body sent one byte per chunk is refused early too.
         "max_request_body_size": 2 * limits.body + 65536,
@@ -161,10 +159,11 @@ class GuardedServer(TcpWSGIServer):  # type: ignore[misc]
         self.limits = limits
         self.read = 0  # bytes read from every client (the I/O loop alone writes it)
         self.next_sweep = 0.0
+        self.full = False  # at the connection limit (logged when it changes)
         super().__init__(app, **kw)
 
     def readable(self) -> bool:
-        # Called by the I/O loop once per turn (at least every second): the place to sweep.
+        # Called by the I/O loop once per turn (at least every SWEEP): the place to sweep.
         now = time.time()
         if now >= self.next_sweep:
             self.next_sweep = now + SWEEP
@@ -172,9 +171,18 @@ class GuardedServer(TcpWSGIServer):  # type: ignore[misc]
         if not self.accepting:
             return False
         open_ = [c for c in self.active_channels.values() if not c.will_close]
-        if len(open_) < self.limits.connections:
-            return True
-        return self.make_room(open_)
+        full = len(open_) >= self.limits.connections
+        if full != self.full:
+            self.full = full
+            if full:
+                log.warning(
+                    "http: connection limit (%d) reached; the one waiting longest is closed "
+                    "for each new one",
+                    self.limits.connections,
+                )
+            else:
+                log.info("http: below the connection limit again")
+        return self.make_room(open_) if full else True
 
     def sweep(self, now: float) -> None:
         for channel in list(self.active_channels.values()):
