@@ -12,6 +12,7 @@ in bounded memory instead of hanging or filling the machine.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -23,6 +24,10 @@ MANIFEST_BYTES = 4 * MIB
 JSON_BYTES = 16 * MIB
 NESTING = 64
 ALIAS_NODES = 100_000
+
+# `[[[[...`: ruamel's scanner looks 1024 characters ahead on such a line keeping a possible
+# key per level (about half a second) before the composer can refuse it; found here first.
+OPENERS = re.compile(r"(?:[\[{]\s*){" + str(NESTING + 1) + "}")
 
 
 class LimitExceeded(Exception):
@@ -59,6 +64,18 @@ def deeper_than(value: Any, limit: int = NESTING) -> bool:
         elif isinstance(item, list):
             stack.extend((child, level + 1) for child in item)
     return False
+
+
+def check_openers(text: str, kind: str) -> None:
+    """LimitExceeded when `text` opens more than NESTING flow lists or mappings in a row."""
+    found = OPENERS.search(text)
+    if found:
+        line = text.count("\n", 0, found.start()) + 1
+        raise LimitExceeded(line, _too_deep(kind))
+
+
+def _too_deep(kind: str) -> str:
+    return f"nested more than {NESTING} levels deep, the most a {kind} may nest"
 
 
 class BoundedComposer(Composer):
@@ -100,9 +117,7 @@ class BoundedComposer(Composer):
             return node
         self.level += 1
         if self.level > NESTING:
-            self._refuse(
-                event, f"nested more than {NESTING} levels deep, the most a {self.kind} may nest"
-            )
+            self._refuse(event, _too_deep(self.kind))
         self.counts.append(0)
         node = super().compose_node(parent, index)
         size = self.counts.pop() + 1

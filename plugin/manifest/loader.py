@@ -15,7 +15,14 @@ from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import YAMLError
 
 from plugin.errors import ConfigError, Problem
-from plugin.limits import MANIFEST_BYTES, BoundedComposer, LimitExceeded, mib, read_at_most
+from plugin.limits import (
+    MANIFEST_BYTES,
+    BoundedComposer,
+    LimitExceeded,
+    check_openers,
+    mib,
+    read_at_most,
+)
 from plugin.manifest.base import Loc
 from plugin.manifest.messages import translate
 from plugin.manifest.model import Manifest
@@ -79,6 +86,7 @@ def _parse(path: Path, name: str) -> CommentedMap:
     if text is None:
         raise _fail(name, None, f"larger than {mib(MANIFEST_BYTES)}, the most a manifest may hold")
     try:
+        check_openers(text, "manifest")
         root = _yaml().load(text)
     except YAMLError as exc:
         raise _fail(name, *describe(exc, text)) from None
