@@ -17,27 +17,41 @@ LRS (`LrsClient.get_statement`). The natural key is the statement id; `at` is th
 `timestamp` (`stored` when it has none). Within a batch, events are in time order: LRSs
 differ in how they order a page (Ralph reverses each page when asked `ascending`).
 
-Cursor: an ISO 8601 UTC time, the newest `timestamp` (or `stored`, see `watermark`) read so
-far, never past `X-Experience-API-Consistent-Through` when the LRS sends it, never past the
-sync's `now`, never backwards. A pull asks `since = cursor - lag`: statements in the overlap
-come back once per pull and the inbox drops them by natural key. `timestamp` is the default
-watermark because it is safe for both kinds of LRS: the spec's `since` compares `stored`
-(and timestamp <= stored), Ralph's compares `timestamp`. On Ralph a statement that arrives
-with a `timestamp` older than `cursor - lag` is never seen: choose the lag accordingly.
+Cursor (`xapi_cursor.SourceCursor`, saved only once a page's events are stored): where the
+LRS's `since` compares `stored`, as the spec says, a pull asks `ascending=true` and the cursor
+is the newest `stored` read, saved after every page while pages come in `stored` order, at
+the end otherwise. Ralph compares the statement's `timestamp` and pages in insertion order, so
+the newest timestamp read says nothing about the pages not read yet: there the cursor (the
+newest `timestamp`) is saved only when the walk is complete, and an interrupted pull is read
+again from where the last complete one ended. A statement stored after a pull with a
+`timestamp` older than the cursor (Logstore xAPI re-sending its queue) is found by reading a
+trailing window again every `reread_every`: `since = cursor - reread_window` instead of
+`cursor - lag`. Every pull overlaps the last by `lag`; the inbox drops repeats by natural
+key. A cursor never passes `X-Experience-API-Consistent-Through` nor the sync's `now`, and
+never moves backwards.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from connectors.xapi_client import LrsClient, StatementPage, iso, parse_time
+from connectors.xapi_client import LrsClient, StatementPage
+from connectors.xapi_cursor import (
+    SinceField,
+    SourceCursor,
+    probe_sample,
+    probe_since,
+    read_source_cursor,
+)
 from connectors.xapi_models import VERB_VOIDED, Statement, as_utc, person_ref
 from plugin.domain import Completion, CompletionState, PersonRef
-from plugin.errors import ConfigError
 from plugin.ports import Batch, Event
+
+log = logging.getLogger("skillrelay.xapi")
 
 STREAM = "statements"
 
@@ -104,7 +118,14 @@ def completion_event(
 
 
 class XapiSource:
-    """Pulls statements page by page; one `Batch` per page, `raw` aligned with `events`."""
+    """Pulls statements page by page; one `Batch` per page, `raw` aligned with `events`.
+
+    `since_compares`: what the LRS's `since` compares, `stored` (the spec) or `timestamp`
+    (Ralph), or `auto`: found by `probe_since` after the first pull that can tell, and kept in
+    the cursor; until then the pull runs as for `timestamp`, which is safe on both.
+    `reread_every` (None: never) and `reread_window`: how often a `timestamp` pull reads the
+    trailing window again, for statements stored late with old timestamps.
+    """
 
     name = "xapi"
 
@@ -114,39 +135,58 @@ class XapiSource:
         modules: Mapping[str, str],
         *,
         lag: timedelta = timedelta(minutes=5),
-        watermark: Literal["timestamp", "stored"] = "timestamp",
+        since_compares: Literal["auto", "stored", "timestamp"] = "timestamp",
+        reread_window: timedelta = timedelta(hours=24),
+        reread_every: timedelta | None = None,
         page_size: int | None = None,
     ) -> None:
         if lag < timedelta(0):
             raise ValueError("lag must not be negative")
+        if reread_window < lag:
+            raise ValueError("reread_window must not be shorter than lag")
+        if reread_every is not None and reread_every <= timedelta(0):
+            raise ValueError("reread_every must be positive")
         self.client = client
         self.modules = dict(modules)
         self.lag = lag
-        self.watermark = watermark
+        self.since_compares = since_compares
+        self.reread_window = reread_window
+        self.reread_every = reread_every
         self.page_size = page_size
         self.counts: Counter[str] = Counter()
 
     def pull(self, cursors: Mapping[str, str | None], now: datetime) -> Iterator[Batch]:
         now = as_utc(now)
-        saved = _read_cursor(cursors.get(STREAM))
-        since = saved - self.lag if saved is not None else None
-        high = saved  # the cursor never moves backwards
-        newest: datetime | None = None
+        saved = read_source_cursor(cursors.get(STREAM), STREAM)
+        compares = self.since_compares
+        if compares == "auto":
+            compares = saved.lrs or "timestamp"
+        by_stored = compares == "stored"
+        reread = not by_stored and self._reread_due(saved, now)
+        since = None
+        if saved.at is not None:
+            since = saved.at - (self.reread_window if reread else self.lag)
+        walk = _Walk(now)
         completions: dict[str, tuple[PersonRef, str]] = {}
-        for page in self.client.statements(since=since, limit=self.page_size):
+        pages = self.client.statements(since=since, limit=self.page_size)
+        page = next(pages, None)
+        current = saved
+        while page is not None:
+            # One page ahead: a cursor saved at the walk's end rides on the last page's batch.
+            following = next(pages, None)
             events, raw, errors = self._read(page, completions)
-            for statement in page.statements:
-                mark = self._mark(statement)
-                if mark is not None and (newest is None or mark > newest):
-                    newest = mark
+            walk.add(page)
             cursor, position = None, None
-            if newest is not None:
-                candidate = min(newest, now)
-                if page.consistent_through is not None:
-                    candidate = min(candidate, page.consistent_through)
-                if high is None or candidate > high:
-                    high = position = candidate
-                    cursor = iso(candidate)
+            if following is None:
+                done = self._finished(saved, current, walk, by_stored, reread)
+                if done != current:
+                    cursor, position, current = done.dump(), now, done
+            elif by_stored and walk.in_order and walk.stored is not None:
+                # Pages in `stored` order: everything stored before the newest read is read.
+                mark = walk.capped(walk.stored)
+                if current.at is None or mark > current.at:
+                    current = current.moved(at=mark, field="stored")
+                    cursor, position = current.dump(), mark
             self.counts["fetched"] += page.fetched
             self.counts["duplicates"] += page.duplicates
             self.counts["errors"] += len(errors)
@@ -159,15 +199,39 @@ class XapiSource:
                 errors=tuple(errors),
                 position=position,
             )
+            page = following
+
+    def _reread_due(self, saved: SourceCursor, now: datetime) -> bool:
+        if self.reread_every is None or saved.at is None:
+            return False  # never asked, or a first pull: it reads everything anyway
+        if saved.field == "stored" or saved.reread is None:
+            return True
+        return now - saved.reread >= self.reread_every
+
+    def _finished(
+        self, saved: SourceCursor, current: SourceCursor, walk: _Walk, by_stored: bool, reread: bool
+    ) -> SourceCursor:
+        """The cursor once every page was read (`current`: as the pages left it)."""
+        done = current
+        newest = walk.stored if by_stored else walk.timestamp
+        mark = walk.capped(newest) if newest is not None else None
+        field: SinceField = "stored" if by_stored else "timestamp"
+        if mark is not None and (current.at is None or mark > current.at):
+            done = done.moved(at=mark, field=field)
+        elif not by_stored and current.field == "stored":
+            done = done.moved(field="timestamp")  # the window was read again just now
+        if not by_stored and self.reread_every is not None and (reread or saved.at is None):
+            done = done.moved(reread=walk.now)
+        if self.since_compares == "auto" and saved.lrs is None and walk.sample is not None:
+            found = probe_since(self.client, walk.sample)
+            if found is not None:
+                done = done.moved(lrs=found)
+                log.info("xapi: the LRS's `since` compares `%s`", found)
+        return done
 
     def _order(self, statement: Statement) -> tuple[datetime, datetime]:
         at = statement.timestamp or statement.stored or _EPOCH
         return at, statement.stored or at
-
-    def _mark(self, statement: Statement) -> datetime | None:
-        if self.watermark == "stored":
-            return statement.stored or statement.timestamp
-        return statement.timestamp or statement.stored
 
     def _read(
         self, page: StatementPage, completions: dict[str, tuple[PersonRef, str]]
@@ -230,10 +294,33 @@ class XapiSource:
         return found[0], found[1]
 
 
-def _read_cursor(value: str | None) -> datetime | None:
-    if value is None or value == "":
-        return None
-    parsed = parse_time(value)
-    if parsed is None:
-        raise ConfigError(f"xapi cursor for '{STREAM}' is not an ISO 8601 time: {value!r}")
-    return parsed
+class _Walk:
+    """What one pull has read so far: newest times, order, a statement to probe with."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.timestamp: datetime | None = None
+        self.stored: datetime | None = None
+        self.consistent: datetime | None = None
+        self.in_order = True  # every page stored after the ones before it
+        self.sample: Statement | None = None
+
+    def add(self, page: StatementPage) -> None:
+        stored = [s.stored for s in page.statements if s.stored is not None]
+        if stored and self.stored is not None and min(stored) < self.stored:
+            self.in_order = False
+        for statement in page.statements:
+            ts = statement.timestamp or statement.stored
+            if ts is not None and (self.timestamp is None or ts > self.timestamp):
+                self.timestamp = ts
+            if self.sample is None and probe_sample(statement):
+                self.sample = statement
+        if stored:
+            self.stored = max([*stored, self.stored] if self.stored else stored)
+        if page.consistent_through is not None:
+            self.consistent = page.consistent_through
+
+    def capped(self, mark: datetime) -> datetime:
+        """Never past the sync's start, nor past what the LRS says is consistent."""
+        mark = min(mark, self.now)
+        return min(mark, self.consistent) if self.consistent is not None else mark

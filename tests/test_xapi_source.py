@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from connectors.xapi import LrsClient, StatementPage, XapiSource
 from connectors.xapi_client import read_page
+from connectors.xapi_cursor import SourceCursor, read_source_cursor
 from plugin.domain import Completion, CompletionState
 from plugin.errors import ConfigError
 
@@ -42,10 +43,15 @@ class FakeLrs:
     stored: dict[str, dict[str, Any]] = field(default_factory=dict)
     asked: list[dict[str, Any]] = field(default_factory=list)
     lookups: list[str] = field(default_factory=list)
+    probe: list[list[Any]] = field(default_factory=list)  # answers to a query with `until`
 
     def statements(self, **kwargs: Any) -> Iterator[StatementPage]:
         self.asked.append(kwargs)
         seen: set[str] = set()
+        if kwargs.get("until") is not None:
+            for items in self.probe:
+                yield read_page(items, seen, {})
+            return
         for items, consistent in self.pages:
             headers = {}
             if consistent is not None:
@@ -223,26 +229,116 @@ def test_voiding_anything_but_a_known_completion_is_ignored(target: str | None) 
 # -- cursor ---------------------------------------------------------------------------------
 
 
-def test_the_cursor_is_the_newest_timestamp_and_since_is_cursor_minus_lag() -> None:
+def saved(batch: Any) -> SourceCursor:
+    assert batch.cursor is not None
+    return read_source_cursor(batch.cursor)
+
+
+def test_a_timestamp_cursor_is_saved_once_the_walk_is_complete() -> None:
+    # Pages in insertion order: the newest timestamp of page 1 says nothing of page 2.
     lrs = FakeLrs(
         [
-            ([stamped("completed", "2024-05-01T10:00:00Z", "2024-05-01T12:00:00Z")], None),
-            ([stamped("passed", "2024-05-01T10:05:00Z", "2024-05-01T12:00:01Z")], None),
+            ([stamped("completed", "2024-05-01T10:05:00Z", "2024-05-01T12:00:00Z")], None),
+            ([stamped("passed", "2024-05-01T10:00:00Z", "2024-05-01T12:00:01Z")], None),
         ]
     )
     batches = pull(source(lrs), cursor="2024-05-01T09:00:00+00:00")
     assert lrs.asked[0]["since"] == datetime(2024, 5, 1, 8, 55, tzinfo=UTC)
-    assert [b.cursor for b in batches] == [
-        "2024-05-01T10:00:00+00:00",
-        "2024-05-01T10:05:00+00:00",
-    ]
+    assert [b.cursor for b in batches] == [None, "2024-05-01T10:05:00+00:00"]
+    assert batches[-1].position == NOW
 
 
-def test_the_stored_watermark_can_be_chosen() -> None:
+def test_a_stored_cursor_moves_after_every_page_in_stored_order() -> None:
+    lrs = FakeLrs(
+        [
+            ([stamped("completed", "2024-05-01T10:00:00Z", "2024-05-01T12:00:00Z")], None),
+            ([stamped("passed", "2024-05-01T09:00:00Z", "2024-05-01T12:05:00Z")], None),
+        ]
+    )
+    src = source(lrs, since_compares="stored", lag=timedelta(0))
+    first, second = pull(src, cursor="2024-05-01T11:00Z")
+    assert lrs.asked[0]["since"] == datetime(2024, 5, 1, 11, tzinfo=UTC)
+    assert saved(first) == SourceCursor(datetime(2024, 5, 1, 12, tzinfo=UTC), "stored")
+    assert first.position == datetime(2024, 5, 1, 12, tzinfo=UTC)
+    assert saved(second) == SourceCursor(datetime(2024, 5, 1, 12, 5, tzinfo=UTC), "stored")
+    assert saved(second).dump() == second.cursor
+
+
+def test_a_stored_cursor_waits_for_the_end_when_pages_are_not_in_stored_order() -> None:
+    lrs = FakeLrs(
+        [
+            ([stamped("completed", "2024-05-01T10:00:00Z", "2024-05-01T12:05:00Z")], None),
+            ([stamped("passed", "2024-05-01T09:00:00Z", "2024-05-01T12:00:00Z")], None),
+            ([stamped("failed", "2024-05-01T09:00:00Z", "2024-05-01T12:10:00Z")], None),
+        ]
+    )
+    batches = pull(source(lrs, since_compares="stored"), cursor="2024-05-01T11:00Z")
+    assert [b.cursor is None for b in batches] == [False, True, False]
+    assert saved(batches[-1]).at == datetime(2024, 5, 1, 12, 10, tzinfo=UTC)
+
+
+def test_the_trailing_window_is_read_again_on_schedule() -> None:
+    def reread_from(cursor: SourceCursor, now: datetime) -> tuple[datetime, SourceCursor]:
+        lrs = FakeLrs([([stamped("completed", "2024-05-01T10:00:00Z")], None)])
+        src = source(lrs, reread_window=timedelta(hours=24), reread_every=timedelta(hours=1))
+        (batch,) = pull(src, cursor.dump(), now)
+        return lrs.asked[0]["since"], saved(batch) if batch.cursor else cursor
+
+    at = datetime(2024, 5, 1, 11, tzinfo=UTC)
+    last = datetime(2024, 5, 1, 11, 30, tzinfo=UTC)
+    since, after = reread_from(SourceCursor(at, reread=last), last + timedelta(minutes=59))
+    assert (since, after.reread) == (at - timedelta(minutes=5), last)
+    due = last + timedelta(hours=1)
+    since, after = reread_from(SourceCursor(at, reread=last), due)
+    assert (since, after) == (at - timedelta(hours=24), SourceCursor(at, reread=due))
+    # A cursor saved before the schedule existed, or on `stored`: read the window now.
+    for cursor in (SourceCursor(at), SourceCursor(at, "stored")):
+        since, after = reread_from(cursor, NOW)
+        assert (since, after) == (at - timedelta(hours=24), SourceCursor(at, reread=NOW))
+
+
+def test_a_first_pull_reads_everything_and_counts_as_a_reread() -> None:
+    lrs = FakeLrs([([stamped("completed", "2024-05-01T10:00:00Z")], None)])
+    (batch,) = pull(source(lrs, reread_every=timedelta(hours=1)))
+    assert lrs.asked[0]["since"] is None
+    assert saved(batch) == SourceCursor(datetime(2024, 5, 1, 10, tzinfo=UTC), reread=NOW)
+
+
+def late(timestamp: str, stored: str) -> dict[str, Any]:
+    statement = stamped("viewed", timestamp, stored)
+    statement["id"] = "11111111-2222-4333-8444-555555555555"
+    return statement
+
+
+@pytest.mark.parametrize(("answer", "found"), [([[]], "timestamp"), (None, "stored")])
+def test_auto_probes_what_since_compares(answer: list[list[Any]] | None, found: str) -> None:
+    sample = late("2024-05-01T10:00:00Z", "2024-05-01T10:10:00Z")
+    other = stamped("completed", "2024-05-01T09:00:00Z")  # stored then: no use to a probe
+    lrs = FakeLrs([([other, sample], None)], probe=answer or [[sample]])
+    (batch,) = pull(source(lrs, since_compares="auto"))
+    probe = lrs.asked[1]
+    assert probe["since"] == datetime(2024, 5, 1, 10, 5, tzinfo=UTC)
+    assert probe["until"] == datetime(2024, 5, 1, 10, 10, tzinfo=UTC)
+    assert (probe["verb"], probe["ascending"]) == (sample["verb"]["id"], False)
+    assert saved(batch).lrs == found
+
+
+def test_auto_without_a_statement_to_probe_with_asks_again_later() -> None:
+    lrs = FakeLrs([([stamped("completed", "2024-05-01T10:00:00Z")], None)])
+    (batch,) = pull(source(lrs, since_compares="auto"))
+    assert len(lrs.asked) == 1
+    assert saved(batch).lrs is None
+
+
+def test_auto_reads_by_stored_once_the_lrs_is_found_to_honour_it() -> None:
     lrs = FakeLrs([([stamped("completed", "2024-05-01T10:00:00Z", "2024-05-01T12:00:00Z")], None)])
-    (batch,) = pull(source(lrs, watermark="stored", lag=timedelta(0)), cursor="2024-05-01T00:00Z")
-    assert batch.cursor == "2024-05-01T12:00:00+00:00"
-    assert lrs.asked[0]["since"] == datetime(2024, 5, 1, tzinfo=UTC)
+    cursor = SourceCursor(datetime(2024, 5, 1, 9, tzinfo=UTC), lrs="stored")
+    (batch,) = pull(source(lrs, since_compares="auto", lag=timedelta(0)), cursor.dump())
+    assert lrs.asked[0]["since"] == cursor.at
+    assert saved(batch) == SourceCursor(
+        datetime(2024, 5, 1, 12, tzinfo=UTC), "stored", lrs="stored"
+    )
+    assert len(lrs.asked) == 1  # no probe
 
 
 def test_consistent_through_caps_the_cursor() -> None:
@@ -270,15 +366,25 @@ def test_an_empty_pull_leaves_the_cursor_alone() -> None:
     assert (batch.cursor, batch.events, batch.fetched) == (None, (), 0)
 
 
-@pytest.mark.parametrize("cursor", ["yesterday", "2024-13-01T00:00:00Z"])
+@pytest.mark.parametrize(
+    "cursor", ["yesterday", "2024-13-01T00:00:00Z", "{", "[]", '{"at": 1}', '{"field": "x"}']
+)
 def test_a_bad_cursor_is_a_config_error(cursor: str) -> None:
     with pytest.raises(ConfigError, match="ISO 8601"):
         pull(source(FakeLrs([])), cursor=cursor)
 
 
-def test_a_negative_lag_is_refused() -> None:
-    with pytest.raises(ValueError, match="lag"):
-        source(FakeLrs([]), lag=timedelta(minutes=-1))
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"lag": timedelta(minutes=-1)}, "lag"),
+        ({"reread_window": timedelta(minutes=1)}, "reread_window"),
+        ({"reread_every": timedelta(0)}, "reread_every"),
+    ],
+)
+def test_bad_settings_are_refused(kwargs: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        source(FakeLrs([]), **kwargs)
 
 
 times = st.datetimes(
@@ -291,11 +397,13 @@ times = st.datetimes(
     pages=st.lists(st.tuples(st.lists(times, max_size=4), st.one_of(st.none(), times)), max_size=4),
     start=st.one_of(st.none(), times),
     now=times,
+    by_stored=st.booleans(),
 )
 def test_cursors_never_move_backwards_nor_past_now(
     pages: list[tuple[list[datetime], datetime | None]],
     start: datetime | None,
     now: datetime,
+    by_stored: bool,
 ) -> None:
     counter = iter(range(10_000))
     fake_pages = []
@@ -306,15 +414,17 @@ def test_cursors_never_move_backwards_nor_past_now(
             statement["id"] = f"00000000-0000-0000-0000-{next(counter):012}"
             items.append(statement)
         fake_pages.append((items, consistent))
-    previous = start
-    for batch in pull(source(FakeLrs(fake_pages)), start.isoformat() if start else None, now):
+    src = source(FakeLrs(fake_pages), since_compares="stored" if by_stored else "timestamp")
+    previous, last_position = start, None
+    for batch in pull(src, start.isoformat() if start else None, now):
         if batch.cursor is None:
             continue
-        value = datetime.fromisoformat(batch.cursor)
-        assert batch.position == value
-        assert value <= now
+        value = saved(batch).at
+        assert value is not None and value <= now
         assert previous is None or value > previous
-        previous = value
+        assert batch.position is not None and batch.position <= now
+        assert last_position is None or batch.position > last_position
+        previous, last_position = value, batch.position
 
 
 # -- through HTTP ---------------------------------------------------------------------------
