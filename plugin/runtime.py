@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from connectors.http import RetryPolicy
 from connectors.jira import JiraClient, JiraSource
@@ -131,7 +131,16 @@ def build_sources(
     if manifest.moodle is not None and only in (None, "moodle"):
         sources.append(LazyMoodleSource(manifest, moodle_client(manifest, secrets)))
     if manifest.xapi is not None and only in (None, "xapi"):
-        sources.append(XapiSource(lrs_client(manifest, secrets), xapi_modules(manifest)))
+        xapi = manifest.xapi
+        sources.append(
+            XapiSource(
+                lrs_client(manifest, secrets),
+                xapi_modules(manifest),
+                since_compares=xapi.since_compares,
+                reread_window=timedelta(hours=xapi.reread_window_hours),
+                reread_every=timedelta(minutes=xapi.reread_every_minutes),
+            )
+        )
     if manifest.jira is not None and only in (None, "jira"):
         jira = manifest.jira
         fields = ticket_fields(manifest)

@@ -100,6 +100,13 @@ class XapiSource(Strict):
     xapi_version: Literal["1.0.3", "2.0.0"] = "1.0.3"
     # Shared secret an LRS sends when it forwards statements to our webhook.
     forward_secret_env: EnvName | None = None
+    # What the LRS's `since` compares: `stored` (the xAPI spec), `timestamp` (Ralph), or
+    # `auto`: probed once, and read as for `timestamp` (safe on both) until then.
+    since_compares: Literal["auto", "stored", "timestamp"] = "auto"
+    # Where `since` compares `timestamp`, this trailing window is read again this often, for
+    # statements stored late with older timestamps (Logstore xAPI retrying its queue).
+    reread_window_hours: Annotated[StrictInt, Field(ge=1, le=720)] = 24
+    reread_every_minutes: Annotated[StrictInt, Field(ge=5, le=10080)] = 60
 
 
 Source = Annotated[JiraSource | MoodleSource | XapiSource, Field(discriminator="type")]
