@@ -3,6 +3,10 @@
 Only secrets are masked (API tokens, passwords, webhook and forwarding secrets), and only
 as whole values: a user name is no secret, and masking it inside other words would garble
 the log ("skillrelay" with a user "relay").
+
+One record is one line: ticket keys, names and error messages come from outside, and a
+newline in one would forge a record, an ESC byte would drive the reader's terminal. So
+control characters are shown as escapes (`\\n`, `\\x1b`), a traceback's lines included.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
+
+from plugin.printable import printable
 
 # A key is a whole word (`token`, `api_token`, `x-auth-token`), never the end of another
 # one: Moodle's error code `invalidtoken: the token is unknown` names no secret.
@@ -70,17 +76,33 @@ def _known_pattern(secrets: frozenset[str]) -> re.Pattern[str]:
     return found
 
 
+def clean(text: str) -> str:
+    """Secrets masked (on the raw text, where they match), then controls escaped."""
+    return printable(redact(text))
+
+
 class RedactingFilter(logging.Filter):
+    """For a handler of its own: the message redacted and escaped before any formatter."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
+        record.msg = clean(record.getMessage())
         record.args = None
         return True
 
 
+class LineFormatter(logging.Formatter):
+    """The whole record, traceback too, redacted and on one line."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return clean(super().format(record))
+
+
 def configure(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
+    handler.setFormatter(LineFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

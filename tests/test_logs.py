@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -102,3 +105,55 @@ def test_the_runtime_registers_a_username_as_no_secret() -> None:
     assert logs.redact("skillrelay ref 7 by relay: pw-very-private") == (
         "skillrelay ref 7 by relay: ***"
     )
+
+
+@pytest.fixture
+def configured(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """The handler `logs.configure` installs, writing to a string; the root logger restored."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    logs.configure("INFO")
+    yield stream
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_a_newline_in_an_argument_cannot_forge_a_record(configured: io.StringIO) -> None:
+    logging.getLogger("skillrelay.test").info("ticket %s moved", "PAY-1\n2026-01-01 INFO forged")
+    text = configured.getvalue()
+    assert text.count("\n") == 1 and text.endswith("\n")
+    assert "ticket PAY-1\\n2026-01-01 INFO forged moved" in text
+
+
+def test_terminal_controls_in_a_record_are_shown_not_sent(configured: io.StringIO) -> None:
+    logging.getLogger("skillrelay.test").warning("assignee %s", "Eve\x1b]0;pwned\x07\r\u202e")
+    text = configured.getvalue()
+    assert "\x1b" not in text and "\x07" not in text and "\r" not in text
+    assert "\u202e" not in text
+    assert "assignee Eve\\x1b]0;pwned\\x07\\r\\u202e" in text
+
+
+def test_a_traceback_stays_in_its_record_and_is_redacted(configured: io.StringIO) -> None:
+    failure = ValueError("GET /x?wstoken=deadbeef42\n2026-01-01 INFO forged")
+    try:
+        raise failure
+    except ValueError:
+        logging.getLogger("skillrelay.test").exception("step %s failed", "sync")
+    text = configured.getvalue()
+    assert text.count("\n") == 1
+    assert "step sync failed\\nTraceback (most recent call last):" in text
+    assert "deadbeef42" not in text and "wstoken=***" in text
+
+
+def test_the_filter_escapes_what_it_redacts(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("skillrelay.test.filter")
+    record_filter = logs.RedactingFilter()
+    logger.addFilter(record_filter)
+    try:
+        with caplog.at_level(logging.INFO, logger="skillrelay.test.filter"):
+            logger.info("key %s token=abc123", "PAY-1\nforged")
+    finally:
+        logger.removeFilter(record_filter)
+    assert caplog.messages == ["key PAY-1\\nforged token=***"]
