@@ -18,6 +18,7 @@ from plugin.pipeline import (
     points,
     today_in,
 )
+from plugin.printable import printable
 from plugin.settings import database_url, manifest_path
 from plugin.store import Award, AwardState, Store
 from plugin.store.base import utc_now
@@ -96,6 +97,8 @@ def as_json(award: Award, manifest: Manifest) -> dict[str, Any]:
 
 
 def table(rows: Sequence[tuple[str, ...]]) -> str:
+    # Ticket keys come from Jira: a control character is shown, never sent to the terminal.
+    rows = [tuple(printable(cell) for cell in row) for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
@@ -150,7 +153,7 @@ def run_action(args: argparse.Namespace) -> int:
         actions = AwardActions(store, manifest, EffectSettings.of(manifest), utc_now)
         act = getattr(actions, args.action)
         result: ActionResult = act(args.id, args.by, args.note)
-    print(describe(result, args.by))
+    print(printable(describe(result, args.by)))
     return 0
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
+from dataclasses import fields, replace
 from typing import Any
 
 from plugin.domain import TicketTransition
 from plugin.engine import IdentityResolver
 from plugin.events_view import (
     EVENT_KINDS,
+    EventRow,
     EventViewer,
     TicketHistory,
     newest,
@@ -18,6 +19,7 @@ from plugin.events_view import (
     ticket_events,
 )
 from plugin.manifest import load_manifest
+from plugin.printable import json_text, printable
 from plugin.runtime import SOURCE_NAMES
 from plugin.settings import database_url, manifest_path
 from plugin.store import Store
@@ -52,9 +54,17 @@ def run(args: argparse.Namespace) -> int:
     rows = [viewer.row(item) for item in items]
     if args.json:
         for row in rows:
-            print(json.dumps(row.as_json(), sort_keys=True, ensure_ascii=False))
+            print(json_text(row.as_json()))
     elif rows:
-        print(render(rows))
+        print(render([shown(row) for row in rows]))
     else:
         print("no events yet: run `skillrelay sync` or send webhooks to `skillrelay serve`")
     return 0
+
+
+def shown(row: EventRow) -> EventRow:
+    """The row with its text escaped: keys, names and statuses come from Jira and the LRS."""
+    text = {f.name: getattr(row, f.name) for f in fields(row)}
+    changed: dict[str, Any] = {k: printable(v) for k, v in text.items() if isinstance(v, str)}
+    changed["skills"] = tuple(printable(skill) for skill in row.skills)
+    return replace(row, **changed)

@@ -30,6 +30,7 @@ from plugin.engine.decision import (
 from plugin.engine.facts import TicketFact, ticket_of
 from plugin.manifest import Manifest, load_manifest
 from plugin.manifest.skills import TicketMatch
+from plugin.printable import printable
 from plugin.replay import engine_from_inbox, events_from_inbox
 from plugin.settings import database_url, manifest_path
 from plugin.store import Award, AwardEvent, Store
@@ -58,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
         ledger = awards_of(store, found)
     if not found and latest is None:
         print(
-            f"skillrelay: {key}: no event names this ticket. Check the key, or fetch it with "
-            "`skillrelay sync --source jira` (history: `skillrelay import --format jira-issues`)",
+            f"skillrelay: {printable(key)}: no event names this ticket. Check the key, or fetch "
+            "it with `skillrelay sync --source jira` (history: `skillrelay import --format "
+            "jira-issues`)",
             file=sys.stderr,
         )
         return 1
@@ -69,26 +71,30 @@ def run(args: argparse.Namespace) -> int:
     if not decisions:
         about = ", ".join(sorted({d.person or d.person_ref or "nobody" for d in found}))
         print(
-            f"skillrelay: {key}: no decision about {args.person} (decided about: {about})",
+            printable(
+                f"skillrelay: {key}: no decision about {args.person} (decided about: {about})"
+            ),
             file=sys.stderr,
         )
         return 1
     checked = no_skill_checks(manifest, decisions)
     zone = manifest.organisation.zone
     told = zip(decisions, explain(decisions), strict=True)
-    lines = [with_award(d, line, ledger, zone) for d, line in told]
+    told_lines = [with_award(d, line, ledger, zone) for d, line in told]
     if args.json:
+        lines = ["\n".join(entry) for entry in told_lines]
         found_json = as_json(decisions, lines, ledger)
         body = {"ticket": key, "done": True, "decisions": found_json}
         if checked:
             body["skills_checked"] = checked
         print(json.dumps(body, indent=2, sort_keys=True))
         return 0
-    for line in lines:
-        print(line)
+    # Keys, summaries, statuses and labels come from Jira: escaped, one line each.
+    for entry in told_lines:
+        print("\n".join(printable(line) for line in entry))
     if checked:
-        print(f"Skills checked against {key} as it was finished:")
-        print("\n".join(f"  {line}" for line in checked))
+        print(printable(f"Skills checked against {key} as it was finished:"))
+        print("\n".join(printable(f"  {line}") for line in checked))
     if any(d.reason == UNMATCHED_IDENTITY for d in decisions):
         print("To say who an unmapped assignee is: `skillrelay identities --unmatched`.")
     return 0
@@ -155,11 +161,12 @@ def awards_of(store: Store, decisions: list[Decision]) -> Ledger:
     return found
 
 
-def with_award(d: Decision, line: str, ledger: Ledger, zone: tzinfo) -> str:
-    """The explanation, its verdict told by the award when there is one, and its history."""
+def with_award(d: Decision, line: str, ledger: Ledger, zone: tzinfo) -> list[str]:
+    """The explanation, its verdict told by the award when there is one, and its history:
+    one or two lines."""
     entry = ledger.get(award_key(d))
     if entry is None:
-        return line
+        return [line]
     award, history = entry
     evidence, verdict = line.rsplit(" — ", 1)
     state = f"award {award.id} {STATES.get(award.state, award.state)}"
@@ -168,7 +175,7 @@ def with_award(d: Decision, line: str, ledger: Ledger, zone: tzinfo) -> str:
     else:
         verdict = f"{state}: {verdict.removeprefix('not awarded: ')}"
     steps = "; ".join(step(e, zone) for e in history)
-    return f"{evidence} — {verdict}\n  award {award.id}: {steps}"
+    return [f"{evidence} — {verdict}", f"  award {award.id}: {steps}"]
 
 
 def step(e: AwardEvent, zone: tzinfo) -> str:
@@ -212,7 +219,7 @@ def not_done(manifest: Manifest, key: str, latest: TicketTransition, as_json: bo
         body = {"ticket": key, "done": False, "decisions": [], "shows": showing, "message": message}
         print(json.dumps(body, indent=2, sort_keys=True))
     else:
-        print(f"{message} {skills}")
+        print(printable(f"{message} {skills}"))
     return 0
 
 

@@ -22,6 +22,7 @@ from plugin.domain import Completion, PersonRef, System, TicketTransition
 from plugin.engine import Engine, IdentityResolver
 from plugin.manifest import Manifest, load_manifest
 from plugin.manifest.people import Person
+from plugin.printable import printable
 from plugin.replay import events_from_inbox
 from plugin.settings import database_url, manifest_path
 from plugin.store import Store
@@ -244,7 +245,8 @@ def describe_unmatched(row: Row) -> str:
         lines.append(
             f"  record it: skillrelay identities map {row.system} {row.external_id} {target}"
         )
-    return "\n".join(lines)
+    # Names, e-mails and ids come from Jira and the LRS: shown escaped, one line each.
+    return "\n".join(printable(line) for line in lines)
 
 
 def _waiting(row: Row) -> str:
@@ -263,10 +265,10 @@ def render(rows: list[Row]) -> str:
     table = [header] + [
         (
             r.system,
-            r.external_id,
+            printable(r.external_id),
             r.person or "? unmatched",
             r.matched_by or "-",
-            ", ".join([*r.names, *r.emails]) or "-",
+            printable(", ".join([*r.names, *r.emails])) or "-",
             str(r.events),
         )
         for r in rows
@@ -284,6 +286,7 @@ def run_map(args: argparse.Namespace) -> int:
     if not ident:
         print("skillrelay: EXTERNAL_ID is empty", file=sys.stderr)
         return 2
+    shown = printable(ident)  # pasted from a listing: may carry what the source sent
     if person not in manifest.people_by_id:
         print(
             f"skillrelay: unknown person {person!r}: {_close_people(manifest, person)}",
@@ -292,11 +295,11 @@ def run_map(args: argparse.Namespace) -> int:
         return 2
     claimed = IdentityResolver(manifest).lookup(system, ident)
     if claimed == person:
-        print(f"{system}:{ident} is already {person} in the manifest; nothing to record")
+        print(f"{system}:{shown} is already {person} in the manifest; nothing to record")
         return 0
     if claimed is not None:
         print(
-            f"skillrelay: the manifest says {system}:{ident} is {claimed}, and the manifest's "
+            f"skillrelay: the manifest says {system}:{shown} is {claimed}, and the manifest's "
             "ids win over a recorded mapping: change the manifest instead",
             file=sys.stderr,
         )
@@ -305,7 +308,7 @@ def run_map(args: argparse.Namespace) -> int:
         before = store.identities.get(system, ident)
         store.identities.map(system, ident, person)
     was = before.person_id if before and before.person_id else "unmatched"
-    print(f"recorded: {system}:{ident} is {person} (was {was})")
+    print(f"recorded: {system}:{shown} is {person} (was {was})")
     print(REEVALUATED)
     return 0
 

@@ -30,6 +30,7 @@ from plugin.importers import (
     read_statuses,
 )
 from plugin.manifest import Manifest, load_manifest
+from plugin.printable import printable
 from plugin.runtime import xapi_modules
 from plugin.settings import database_url, manifest_path
 from plugin.store import Store
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
                 out = Output(summary, store, datetime.now(UTC), report)
                 import_file(Path(args.file), args.file, fmt, out)
     except UnusableFile as exc:
-        print(exc, file=sys.stderr)
+        print(printable(str(exc)), file=sys.stderr)
         return exc.exit_code
     report.close()
     if args.json:
@@ -109,7 +110,8 @@ class Reporter:
     def __call__(self, line: str) -> None:
         self.count += 1
         if self.count <= self.limit:
-            print(line, file=sys.stderr, flush=True)
+            # A problem may quote the file (a key, an event name): escaped, one line.
+            print(printable(line), file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.count > self.limit:
@@ -132,4 +134,5 @@ def render(s: Summary) -> str:
     lines = [f"import {s.file} ({s.format}){': dry run, nothing stored' if s.dry_run else ''}"]
     lines += [f"  {name:<11}{n:>8}  {why}".rstrip() for name, n, why in rows]
     lines += [f"  note: {note}" for note in s.notes]
-    return "\n".join(lines)
+    # Reasons and notes may quote the file (a webhook's event name): escaped, one line each.
+    return "\n".join(printable(line) for line in lines)

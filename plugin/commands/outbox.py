@@ -8,6 +8,7 @@ import sys
 from datetime import datetime
 from typing import Any, get_args
 
+from plugin.printable import printable
 from plugin.settings import database_url
 from plugin.store import OutboxItem, OutboxStatus, Store
 
@@ -57,7 +58,8 @@ def render(items: list[OutboxItem]) -> str:
     head = ("ID", "STATUS", "EFFECT", "ATTEMPTS", "NEXT ATTEMPT", "KEY", "LAST ERROR")
     rows = [head]
     for item in items:
-        error = (item.last_error or "").replace("\n", " ")
+        # Errors quote what Jira or the LRS answered, keys embed ticket keys: escaped.
+        error = printable(item.last_error or "")
         if len(error) > ERROR_WIDTH:
             error = error[: ERROR_WIDTH - 1] + "…"
         due = _time(item.next_attempt_at) if item.status in ("pending", "in_flight") else ""
@@ -69,7 +71,7 @@ def render(items: list[OutboxItem]) -> str:
                 effect,
                 str(item.attempts),
                 due,
-                item.idempotency_key,
+                printable(item.idempotency_key),
                 error,
             )
         )

@@ -9,6 +9,7 @@ from typing import Any
 from plugin.errors import ConfigError
 from plugin.manifest import Manifest, load_manifest
 from plugin.pipeline import SprintSummary, current_sprint, find_sprint, summarise, today_in
+from plugin.printable import printable
 from plugin.settings import database_url, manifest_path
 from plugin.store import Store
 
@@ -43,16 +44,16 @@ def render(summary: SprintSummary, manifest: Manifest) -> str:
     ]
     if s.focus_skills:
         lines.append(f"focus skills: {', '.join(s.focus_skills)}")
-    lines.append(f"\nparticipants ({len(summary.participants)})")
+    lines += ["", f"participants ({len(summary.participants)})"]
     lines += [f"  {_name(manifest, p)}" for p in summary.participants] or ["  none listed"]
-    lines.append(f"\nmodules completed ({len(summary.learned)})")
+    lines += ["", f"modules completed ({len(summary.learned)})"]
     width = max((len(c.person) for c in summary.learned), default=0)
     for c in summary.learned:
         day = c.at.astimezone(manifest.organisation.zone).date().isoformat()
         lines.append(f"  {c.person.ljust(width)}  {c.module} ({c.skill}) on {day}")
     if not summary.learned:
         lines.append("  none yet")
-    lines.append(f"\nskills applied ({len(summary.awards)})")
+    lines += ["", f"skills applied ({len(summary.awards)})"]
     width = max((len(a.person_id) for a in summary.awards), default=0)
     for a in summary.awards:
         reward = manifest.rewards_by_id.get(a.reward_id)
@@ -64,11 +65,11 @@ def render(summary: SprintSummary, manifest: Manifest) -> str:
     if not summary.awards:
         lines.append("  none yet")
     states = ", ".join(f"{state} {n}" for state, n in summary.by_state.items())
-    lines.append(f"\nawards by state: {states or 'none'}")
-    lines.append("\npoints")
+    lines += ["", f"awards by state: {states or 'none'}", "", "points"]
     width = max((len(p) for p, _ in summary.points), default=0)
     lines += [f"  {p.ljust(width)}  {n}" for p, n in summary.points] or ["  none yet"]
-    return "\n".join(lines)
+    # Ticket keys come from Jira: escaped, so each entry stays one line of text.
+    return "\n".join(printable(line) for line in lines)
 
 
 def run(args: argparse.Namespace) -> int:

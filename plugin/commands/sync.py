@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from plugin.manifest import load_manifest
+from plugin.printable import printable
 from plugin.runtime import SOURCE_NAMES, Secrets, build_sources
 from plugin.settings import database_url, manifest_path
 from plugin.store import Store
@@ -67,7 +68,8 @@ def render(summaries: list[SourceSummary], dry_run: bool) -> str:
             lines.append(f"  ! ... and {len(s.errors) - 10} more")
     if dry_run:
         lines.append("dry run: nothing was stored; 'new' counts what would have been offered")
-    return "\n".join(lines)
+    # Errors quote what a source answered: escaped, one line each.
+    return "\n".join(printable(line) for line in lines)
 
 
 def run(args: argparse.Namespace) -> int:
