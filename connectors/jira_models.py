@@ -103,6 +103,8 @@ class ChangeItem(Lenient):
     field_id: str | None = Field(None, alias="fieldId")
     from_: str | None = Field(None, alias="from")
     to: str | None = None
+    from_string: str | None = Field(None, alias="fromString")
+    to_string: str | None = Field(None, alias="toString")
 
 
 class ChangeEntry(Lenient):
@@ -254,6 +256,8 @@ def transitions(
                 to_category=after,
                 at=entry.created,
                 by=entry.author.person(deployment) if entry.author else None,
+                from_status=item.from_string,
+                to_status=item.to_string,
             )
         )
     return out

@@ -85,7 +85,8 @@ def parse_jira_webhook(
         return []
     change_id, items = change
     before, after = _categories(items, category, status_id)
-    return [_transition(f"jira:{ticket.id}:{change_id}", ticket, before, after, at, by)]
+    names = _status_names(items)
+    return [_transition(f"jira:{ticket.id}:{change_id}", ticket, before, after, at, by, names)]
 
 
 def parse_automation(
@@ -111,7 +112,8 @@ def parse_automation(
         return [_transition(key, ticket, None, category, at, by)]
     change_id, items = change
     before, after = _categories(items, category, status_id)
-    return [_transition(f"jira:{ticket.id}:{change_id}", ticket, before, after, at, by)]
+    names = _status_names(items)
+    return [_transition(f"jira:{ticket.id}:{change_id}", ticket, before, after, at, by, names)]
 
 
 def canonical_sha256(body: Mapping[str, Any]) -> str:
@@ -127,10 +129,24 @@ def _transition(
     after: str | None,
     at: datetime,
     by: PersonRef | None,
+    names: tuple[str | None, str | None] = (None, None),
 ) -> TicketTransition:
     return TicketTransition(
-        natural_key=key, ticket=ticket, from_category=before, to_category=after, at=at, by=by
+        natural_key=key,
+        ticket=ticket,
+        from_category=before,
+        to_category=after,
+        at=at,
+        by=by,
+        from_status=names[0],
+        to_status=names[1],
     )
+
+
+def _status_names(items: Sequence[ChangeItem]) -> tuple[str | None, str | None]:
+    """The status names of a status change (fromString, toString), if it is one."""
+    moved = next((i for i in items if (i.field_id or i.field) == "status"), None)
+    return (moved.from_string, moved.to_string) if moved is not None else (None, None)
 
 
 def _categories(

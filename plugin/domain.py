@@ -100,3 +100,6 @@ class TicketTransition(Frozen):
     to_category: str | None
     at: datetime
     by: PersonRef | None = None
+    # The status names the changelog gives (fromString / toString), when it has them.
+    from_status: str | None = None
+    to_status: str | None = None

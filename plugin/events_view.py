@@ -67,6 +67,8 @@ def read(item: InboxItem) -> Completion | TicketTransition | None:
 def status_after(event: TicketTransition) -> str | None:
     """The status a transition moved the ticket to, as named in Jira (None: unknown)."""
     ticket = event.ticket
+    if event.to_status:
+        return event.to_status
     if event.to_category is None:
         return None
     # A search result shows the ticket as it is today, maybe changed again since.
@@ -94,6 +96,8 @@ class TicketHistory:
 
 
 def status_before(event: TicketTransition, previous: TicketTransition | None) -> str | None:
+    if event.from_status:
+        return event.from_status
     category = event.from_category
     if previous is not None and category in (None, previous.to_category):
         return status_after(previous)

@@ -82,3 +82,16 @@ def test_times_carry_the_organisation_offset(cli: Cli) -> None:
 
 def cli_database(cli: Cli) -> str:
     return os.environ[DATABASE_ENV]
+
+
+def test_a_first_transition_names_the_status_it_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No earlier event of ACME-42 is known: the changelog's own fromString names the status.
+    cli = Cli(tmp_path, monkeypatch, capsys)
+    body = json.loads((WEBHOOKS / "cloud_issue_updated_status_done.json").read_text())
+    (tmp_path / "done.json").write_text(json.dumps([body]))
+    assert cli("import", "--format", "jira-webhook", tmp_path / "done.json").code == 0
+    rows = cli.events()
+    assert [(r["from_status"], r["to_status"]) for r in rows] == [("In Progress", "Done")]
+    assert rows[0]["happened"] == "ACME-42 In Progress → Done"
