@@ -62,6 +62,29 @@ def test_a_request_in_flight_finishes_and_new_connections_are_refused() -> None:
     assert not server.running
 
 
+def test_close_survives_the_loop_closing_before_it_is_woken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The loop may wake for an answer just sent and run the queued close before the write
+    # that was to wake it: that write then meets a closed pipe, and close must still succeed.
+    server = HttpServer(slow_app(threading.Event(), 0), host="127.0.0.1", port=0, threads=1)
+    server.start()
+    assert requests.get(server.address + "/fast", timeout=5).text == "done"
+    trigger = server.server.trigger
+    wake = trigger._physical_pull
+
+    def loop_wins() -> None:
+        with trigger.lock:  # the loop takes the queued thunks and runs them first
+            thunks, trigger.thunks = trigger.thunks, []
+        for thunk in thunks:
+            thunk()
+        wake()
+
+    monkeypatch.setattr(trigger, "_physical_pull", loop_wins)
+    assert server.close(5)
+    assert not server.running
+
+
 def test_drain_gives_up_at_the_deadline() -> None:
     started = threading.Event()
     server = HttpServer(slow_app(started, 1.5), host="127.0.0.1", port=0, threads=1)

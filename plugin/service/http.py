@@ -20,6 +20,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from typing import Any
 
 from waitress.adjustments import Adjustments  # type: ignore[import-untyped]
@@ -100,7 +101,10 @@ class HttpServer:
             finally:
                 done.set()
 
-        self.server.trigger.pull_trigger(run)
+        # The loop may wake for something else and run `run` between queueing it and the
+        # write that wakes it; a thunk that closes everything has closed the pipe by then.
+        with suppress(OSError):
+            self.server.trigger.pull_trigger(run)
         return done.wait(timeout)
 
     def stop_accepting(self) -> None:
