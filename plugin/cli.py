@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from plugin import __version__, logs
 from plugin.errors import ConfigError, SkillrelayError
+from plugin.printable import printable
 
 # Each module in plugin.commands exposes register(subparsers) and sets `func` on its parser.
 COMMAND_MODULES = [
@@ -45,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
 PIPE_CLOSED = 141  # what a shell reports for a program stopped by SIGPIPE (128 + 13)
 
 
+def _safe(message: str) -> str:
+    # Messages may quote outside text (a reason phrase, a key): escape it, keep our own lines.
+    return "\n".join(printable(line) for line in message.split("\n"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -59,10 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return PIPE_CLOSED
     except ConfigError as exc:
         # One `file:line: field: message` line per problem, so editors can jump to each.
-        print(exc, file=sys.stderr)
+        print(_safe(str(exc)), file=sys.stderr)
         return exc.exit_code
     except SkillrelayError as exc:
-        print(f"skillrelay: {exc}", file=sys.stderr)
+        print(f"skillrelay: {_safe(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
