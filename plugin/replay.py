@@ -38,9 +38,12 @@ EVENT: TypeAdapter[Completion | TicketTransition] = TypeAdapter(
 def events_from_inbox(
     store: Store, *, after_id: int = 0, up_to_id: int | None = None
 ) -> Iterator[Completion | TicketTransition]:
-    """Every stored completion and ticket transition, oldest first; unreadable rows skipped
-    (they are listed by `skillrelay events` as unreadable, never dropped from the inbox)."""
-    for _, _, payload in store.inbox.payloads(EVENT_KINDS, after_id=after_id, up_to_id=up_to_id):
+    """Every stored completion and ticket transition, oldest first; unreadable rows and
+    events the pipeline set aside skipped (`skillrelay events` lists them, with the reason;
+    nothing is dropped from the inbox)."""
+    for _, kind, payload in store.inbox.payloads(EVENT_KINDS, after_id=after_id, up_to_id=up_to_id):
+        if kind not in EVENT_KINDS:
+            continue  # set aside by the pipeline
         try:
             yield EVENT.validate_python(payload)
         except ValidationError:

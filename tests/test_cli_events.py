@@ -95,3 +95,18 @@ def test_a_first_transition_names_the_status_it_left(
     rows = cli.events()
     assert [(r["from_status"], r["to_status"]) for r in rows] == [("In Progress", "Done")]
     assert rows[0]["happened"] == "ACME-42 In Progress → Done"
+
+
+def test_failed_lists_what_was_set_aside_with_the_reason(cli: Cli) -> None:
+    with Store.open(cli_database(cli)) as store:  # stored by an older version, say
+        store.inbox.add("jira", "ticket", "jira:bad-twin", {"kind": "ticket", "summary": "\x00"})
+    assert cli("worker", "--once", "--pipeline-only").code == 0
+    result = cli("events", "--failed")
+    assert result.code == 0, result.err
+    head, *rows = result.out.splitlines()
+    assert head.split() == ["#", "source", "received", "event", "reason"]
+    assert len(rows) == 1 and "jira:bad-twin" in rows[0] and "unreadable ticket payload" in rows[0]
+    [row] = [json.loads(line) for line in cli("events", "--failed", "--json").out.splitlines()]
+    assert row["natural_key"] == "jira:bad-twin" and row["reason"].startswith("unreadable")
+    with Store.open(cli_database(cli)) as store:
+        assert store.inbox.count_by_status()["processed"] == 3  # the rest decided

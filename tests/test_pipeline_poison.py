@@ -4,11 +4,17 @@ blocks the events around it (#10)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
-from plugin.domain import PersonRef
+from plugin.domain import Completion, PersonRef, TicketTransition
+from plugin.engine import Engine
+from plugin.pipeline.reconcile import Reconciler
 from plugin.store import Store
+from plugin.store.base import utc_now
+from plugin.store.identities import Identities
 from tests.test_pipeline_support import (
     T0,
     award_of,
@@ -59,3 +65,127 @@ def test_the_reason_names_the_field(store: Store) -> None:
         "unreadable ticket payload: payload: Value error, ticket.summary: contains a NUL "
         "character; it cannot be stored"
     )
+
+
+# -- events that fail when decided: set aside, found by name or by halving the batch --------
+
+BAD = "PAY-9"
+
+
+def refuse_in_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Engines fail on PAY-9 (a fault no door check foresaw)."""
+    add = Engine.add
+
+    def engine_add(self: Engine, event: Any) -> Any:
+        if isinstance(event, TicketTransition) and event.ticket.key == BAD:
+            raise ValueError("no engine takes PAY-9")
+        return add(self, event)
+
+    monkeypatch.setattr(Engine, "add", engine_add)
+
+
+def refuse_in_identities(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    """Recording PAY-9's assignee fails: the whole batch's write fails, naming no event."""
+    record = Identities.record
+
+    def identities_record(self: Identities, sightings: Any, **kw: Any) -> None:
+        sightings = list(sightings)
+        if any(s.external_id == "acc-eve" for s in sightings):
+            raise error
+        record(self, sightings, **kw)
+
+    monkeypatch.setattr(Identities, "record", identities_record)
+
+
+EVE = PersonRef(system="jira", id="acc-eve", display_name="Eve")
+
+
+def story(store: Store, bad_assignee: PersonRef | str = "chloe.nguyen") -> None:
+    """Ben and Diego earn awards on PAY-1 and PAY-2; PAY-9 is worked in between."""
+    events: list[Completion | TicketTransition] = [
+        completion(name) for name in ("ben.carter", "diego.ramirez", "chloe.nguyen")
+    ]
+    events += worked(ticket("PAY-1", "ben.carter"), DAY)
+    events += worked(ticket(BAD, bad_assignee), DAY + timedelta(minutes=30))
+    events += worked(ticket("PAY-2", "diego.ramirez"), DAY + timedelta(hours=1))
+    put(store, events)
+
+
+def set_aside(store: Store) -> dict[str, str]:
+    return {i.natural_key: i.error or "" for i in store.inbox.list(status="failed")}
+
+
+def test_an_event_the_engine_fails_on_is_set_aside_by_name(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refuse_in_engine(monkeypatch)
+    story(store)
+    stats = drain(pipeline(store))
+    assert award_of(store, "ben.carter", "PAY-1").state == "pending_approval"
+    assert award_of(store, "diego.ramirez", "PAY-2").state == "pending_approval"
+    aside = set_aside(store)
+    assert len(aside) == 2 and stats.failed == 2  # PAY-9 started, and done
+    assert all(
+        r == "could not be decided: ValueError: no engine takes PAY-9" for r in aside.values()
+    )
+    assert store.inbox.count_by_status()["new"] == 0
+    # A worker started afterwards reads the inbox without them, and has nothing to do.
+    assert drain(pipeline(store, worker="later")).failed == 0
+
+
+def test_an_event_another_worker_holds_is_set_aside_by_whoever_meets_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refuse_in_engine(monkeypatch)
+    put(store, [completion("ben.carter"), completion("chloe.nguyen")])
+    put(store, worked(ticket(BAD, "chloe.nguyen"), DAY))
+    store.inbox.claim(10, "sleeping")  # holds PAY-9's events until its lease runs out
+    put(store, worked(ticket("PAY-1", "ben.carter"), DAY + timedelta(hours=1)))
+    drain(pipeline(store, worker="awake"))
+    assert award_of(store, "ben.carter", "PAY-1").state == "pending_approval"
+    assert len(set_aside(store)) == 2
+
+
+def test_a_batch_that_fails_as_a_whole_is_halved_until_the_event_is_found(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refuse_in_identities(monkeypatch, ValueError("an assignee no store takes"))
+    story(store, bad_assignee=EVE)
+    drain(pipeline(store))
+    assert award_of(store, "ben.carter", "PAY-1").state == "pending_approval"
+    assert award_of(store, "diego.ramirez", "PAY-2").state == "pending_approval"
+    assert (
+        sorted(set_aside(store).values())
+        == ["could not be decided: ValueError: an assignee no store takes"] * 2
+    )
+    assert store.inbox.count_by_status() == {**store.inbox.count_by_status(), "new": 0}
+
+
+def test_a_database_failure_is_blamed_on_no_event(
+    store: Store, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refuse_in_identities(monkeypatch, OperationalError("INSERT", {}, Exception("server gone")))
+    story(store, bad_assignee=EVE)
+    with pytest.raises(OperationalError):
+        pipeline(store).run_once()
+    assert set_aside(store) == {}
+    assert store.inbox.count_by_status()["new"] == 9  # kept, to be decided again
+    monkeypatch.undo()  # the database is back; the claim's lease runs out
+    with Store.open(store_url, clock=lambda: utc_now() + timedelta(hours=1)) as later:
+        drain(pipeline(later, worker="w2"))
+    assert set_aside(store) == {}
+    assert award_of(store, "ben.carter", "PAY-1").state == "pending_approval"
+
+
+def test_a_fault_in_every_transaction_is_blamed_on_no_event(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise KeyError("a bug, not an event")
+
+    story(store)
+    monkeypatch.setattr(Reconciler, "flush", broken)
+    with pytest.raises(KeyError):
+        pipeline(store).run_once()
+    assert set_aside(store) == {}
+    assert store.inbox.count_by_status()["failed"] == 0

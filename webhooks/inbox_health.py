@@ -11,10 +11,11 @@ from plugin.store import Store
 from plugin.store.schema import inbox
 
 # The pipeline's reasons, in classes a label can hold (the text itself is unbounded).
-REASONS = ("unstorable", "unreadable", "other")
+REASONS = ("unstorable", "unreadable", "undecidable", "other")
 _REASON = case(
     (inbox.c.error.like("%cannot be stored%"), "unstorable"),
     (inbox.c.error.like("unreadable%"), "unreadable"),
+    (inbox.c.error.like("could not be decided%"), "undecidable"),
     else_="other",
 )
 

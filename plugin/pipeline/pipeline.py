@@ -26,6 +26,10 @@ manifest changed between runs applies to every award (restart all workers togeth
 transaction that fails leaves events in the engine whose verdicts were not written, so the
 next `run_once` rebuilds the engine first, as at start.
 
+An event that makes the transaction fail is set aside (`_decide_isolating`): marked failed
+with its reason in the transaction that decides the others, and skipped by every reader
+(the inbox shows its kind as "failed"), so no engine counts it.
+
 Identities: when an admin maps an external id (`identities map` sets its person and
 `mapped_at`), the next `run_once` notices the newer `mapped_at` and re-resolves (`relearn`); every
 worker also does so every RELEARN_SECONDS, and `relearn()` does it at once.
@@ -34,12 +38,19 @@ worker also does so every RELEARN_SECONDS, and `relearn()` does it at once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 
 from pydantic import ValidationError
 from sqlalchemy import Connection
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as SqlTimeoutError
 
 from plugin.domain import Completion, TicketTransition
 from plugin.effects import Deployment
@@ -62,6 +73,10 @@ DELIVERY = "delivery"  # webhook delivery markers: nothing to decide
 START_RECHECK = 1000  # ids read again on the first catch-up: rows still committing at start
 BATCH_BACKLOG = 50_000  # inbox rows from the first undecided one: more, and a start loads all
 RELEARN_SECONDS = 60.0
+MAX_ASIDE = 10  # events set aside in one run: more looks like a fault, not bad events
+MAX_TRIES = 64  # failed transactions in one run before the error is raised
+REASON_CHARS = 500
+TRANSIENT = (OperationalError, InterfaceError, SqlTimeoutError, DisconnectionError)
 Event = Completion | TicketTransition
 Claimed = list[tuple[InboxItem, Event]]
 
@@ -83,6 +98,28 @@ class PipelineStats:
     def add(self, tally: Tally) -> None:
         for f in fields(tally):
             setattr(self, f.name, getattr(self, f.name) + getattr(tally, f.name))
+
+
+class Poisoned(Exception):
+    """Adding or applying one event failed: `cause`, raised for inbox item `inbox_id`."""
+
+    def __init__(self, inbox_id: int, cause: Exception) -> None:
+        super().__init__(f"inbox item {inbox_id}: {cause!r}")
+        self.inbox_id = inbox_id
+        self.cause = cause
+
+
+def transient(exc: BaseException) -> bool:
+    """A failure of the database or the connection to it, which may pass: never blamed on
+    an event."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, TRANSIENT)
+
+
+def why(exc: BaseException) -> str:
+    """The reason stored with an event set aside."""
+    return f"could not be decided: {type(exc).__name__}: {exc}"[:REASON_CHARS]
 
 
 def read_event(item: InboxItem) -> Event | str:
@@ -195,7 +232,7 @@ class Pipeline:
             stats.deliveries = len(deliveries)
         self._relearn = self._relearn or self._mapping_changed()
         if claimed or self._full or self._relearn:
-            self._decide(claimed, stats)
+            self._decide_isolating(claimed, stats)
         return stats
 
     def relearn(self) -> PipelineStats:
@@ -207,16 +244,59 @@ class Pipeline:
         self._decide([], stats)
         return stats
 
-    def _decide(self, claimed: Claimed, stats: PipelineStats) -> None:
+    def _decide_isolating(self, claimed: Claimed, stats: PipelineStats) -> None:
+        """Decide `claimed`; when that fails because of an event, set the event aside.
+
+        A failure while one event is added or applied names that event (`Poisoned`). Any
+        other failure splits the batch in halves until one event fails alone; it is set
+        aside if the other events decide without it, else the fault is not in this
+        worker's events and the error is raised (the claim is retried after its lease).
+        An event set aside is marked failed with its reason in the same transaction that
+        decides the others, so no engine counts it. Database errors that may pass are
+        raised as they are."""
+        batches, aside, tries = [claimed], dict[int, str](), 0
+        while batches:
+            batch = [(item, event) for item, event in batches.pop() if item.id not in aside]
+            try:
+                if self._stale:
+                    self._load()
+                self._decide(batch, stats, aside)
+            except Exception as exc:
+                tries += 1
+                if transient(exc) or tries > MAX_TRIES or len(aside) >= MAX_ASIDE:
+                    raise
+                if isinstance(exc, Poisoned):
+                    aside[exc.inbox_id] = why(exc.cause)
+                    batches.append(batch)
+                elif len(batch) > 1:
+                    half = len(batch) // 2
+                    batches += [batch[half:], batch[:half]]  # the first half goes first
+                elif batch:
+                    aside[batch[0][0].id] = why(exc)
+                    batches.append([])  # the others, without it
+                else:
+                    raise
+                continue
+            for inbox_id, reason in aside.items():
+                log.warning("inbox item %d set aside: %s", inbox_id, reason)
+            stats.failed += len(aside)
+            aside = {}
+
+    def _decide(
+        self, claimed: Claimed, stats: PipelineStats, aside: Mapping[int, str] | None = None
+    ) -> None:
+        """Decide `claimed` in one transaction; the events in `aside` (inbox id: reason)
+        are skipped wherever they turn up and marked failed."""
         tally = Tally()
+        aside = aside or {}
         try:
             with self.store.transaction() as conn:
                 hold_decider_lock(conn)
                 self.reconciler.begin()
                 parsed = {item.id: event for item, event in claimed}
-                caught_up = self._catch_up(conn, tally, parsed)
+                caught_up = self._catch_up(conn, tally, parsed, aside)
                 seq = watermark.current(conn)
-                caught_up |= self._read_late(conn, tally, seq)
+                caught_up |= self._read_late(conn, tally, seq, aside)
                 stats.caught_up += len(caught_up)
                 if self._relearn:
                     self._relearn_now(conn, tally)
@@ -224,9 +304,11 @@ class Pipeline:
                     self.reconciler.full(self.engine, conn, tally)
                 for item, event in claimed:
                     if item.id not in caught_up:  # older than the horizon: a retried claim
-                        self.reconciler.apply(self.engine.add(event), conn, tally, item.id)
+                        self._add(item.id, event, conn, tally)
                 self._note_people([event for _, event in claimed], conn)
                 self.reconciler.flush(self.engine, conn, tally)
+                for inbox_id, reason in aside.items():
+                    self.store.inbox.mark_failed(inbox_id, reason, conn=conn)
                 decided = [item.id for item, _ in claimed]
                 self.store.inbox.mark_processed(decided, conn=conn)
                 if decided:
@@ -242,12 +324,22 @@ class Pipeline:
         stats.processed += len(claimed)
         stats.add(tally)
 
-    def _catch_up(self, conn: Connection, tally: Tally, parsed: dict[int, Event]) -> set[int]:
+    def _add(self, inbox_id: int, event: Event, conn: Connection, tally: Tally) -> None:
+        try:
+            self.reconciler.apply(self.engine.add(event), conn, tally, inbox_id)
+        except Exception as exc:
+            if transient(exc):
+                raise
+            raise Poisoned(inbox_id, exc) from exc
+
+    def _catch_up(
+        self, conn: Connection, tally: Tally, parsed: dict[int, Event], aside: Mapping[int, str]
+    ) -> set[int]:
         """Add every event stored since the last catch-up; `parsed`: events this run
         claimed and has read already (by inbox id). Returns the inbox ids it added."""
         events: list[tuple[int, Event]] = []
         for inbox_id, kind, payload in self.horizon.read(conn):
-            if kind not in EVENT_KINDS:
+            if kind not in EVENT_KINDS or inbox_id in aside:
                 continue
             event = parsed.get(inbox_id)
             if event is None:
@@ -260,10 +352,12 @@ class Pipeline:
             (e.ticket.key for _, e in events if isinstance(e, TicketTransition)), conn
         )
         for inbox_id, event in events:
-            self.reconciler.apply(self.engine.add(event), conn, tally, inbox_id)
+            self._add(inbox_id, event, conn, tally)
         return {inbox_id for inbox_id, _ in events}
 
-    def _read_late(self, conn: Connection, tally: Tally, seq: int) -> set[int]:
+    def _read_late(
+        self, conn: Connection, tally: Tally, seq: int, aside: Mapping[int, str]
+    ) -> set[int]:
         """Add the events others decided since this worker's last transaction that its
         engine has not read; their inbox ids."""
         late = self.horizon.unread(watermark.decided_since(conn, self._seen, seq))
@@ -271,13 +365,13 @@ class Pipeline:
             return set()
         log.warning("reading %d events other workers decided that this one missed", len(late))
         for inbox_id, kind, payload in watermark.payloads(conn, late):
-            if kind not in EVENT_KINDS:
+            if kind not in EVENT_KINDS or inbox_id in aside:
                 continue
             try:
                 event = EVENT.validate_json(payload)
             except ValidationError:
                 continue
-            self.reconciler.apply(self.engine.add(event), conn, tally, inbox_id)
+            self._add(inbox_id, event, conn, tally)
         self.horizon.found(late)
         return set(late)
 

@@ -42,7 +42,9 @@ def completions_in(store: Store, manifest: Manifest, sprint: Sprint) -> list[Lea
     resolver = IdentityResolver(manifest, store.identities.learned())
     modules = manifest.modules_by_key
     first: dict[tuple[str, str], Learned] = {}
-    for _, _, payload in store.inbox.payloads(("completion",)):
+    for _, kind, payload in store.inbox.payloads(("completion",)):
+        if kind != "completion":
+            continue  # set aside by the pipeline
         if payload.get("state") not in COUNTING or payload.get("module") not in modules:
             continue  # cheap checks before the model is built
         try:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, Text, bindparam, cast, select, update
 
 from plugin.store.base import upsert_insert
+from plugin.store.inbox import SHOWN_KIND
 from plugin.store.schema import decider, inbox
 
 ROW = 1  # the one row of `decider`
@@ -31,7 +32,7 @@ _STAMP = (
 )
 
 
-_PAYLOADS = select(inbox.c.id, inbox.c.kind, cast(inbox.c.payload, Text)).where(
+_PAYLOADS = select(inbox.c.id, SHOWN_KIND, cast(inbox.c.payload, Text)).where(
     inbox.c.id.in_(bindparam("row_ids", expanding=True))
 )
 

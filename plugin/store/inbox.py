@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Text, bindparam, cast, func, or_, select, update
+from sqlalchemy import Connection, Text, bindparam, case, cast, func, literal, or_, select, update
 
 from plugin.store.base import Repository, prepared, to_model, upsert_insert
 from plugin.store.engine import begin
@@ -159,6 +159,14 @@ class Inbox(Repository):
             return int(c.execute(select(func.coalesce(func.max(inbox.c.id), 0))).scalar_one())
 
 
+# Events set aside (status failed) read as kind "failed": every reader that replays events
+# skips them, yet their ids are seen, so nobody takes them for rows still committing.
+SET_ASIDE = "failed"
+SHOWN_KIND = case((inbox.c.status == SET_ASIDE, literal(SET_ASIDE)), else_=inbox.c.kind).label(
+    "kind"
+)
+
+
 def read_payload_texts(
     conn: Connection,
     kinds: Sequence[str],
@@ -186,7 +194,7 @@ def _payload_query(
 ) -> Any:
     payload = cast(inbox.c.payload, Text) if text else inbox.c.payload
     query = (
-        select(inbox.c.id, inbox.c.kind, payload)
+        select(inbox.c.id, SHOWN_KIND, payload)
         .where(inbox.c.kind.in_(kinds), inbox.c.id > after_id)
         .order_by(inbox.c.id)
         .limit(chunk)
