@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
@@ -51,7 +52,6 @@ def _json_ready(node: Any) -> Any:
 
 
 def test_example_passes_the_json_schema() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     example = _json_ready(YAML(typ="safe").load(MANIFEST_DIR / "example.yaml"))
 
