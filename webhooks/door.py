@@ -26,6 +26,10 @@ from webhooks.errors import BadJson
 
 MAX_DEPTH = 64  # levels of objects and arrays; Jira's and xAPI's bodies use under 15
 MAX_ID = 255  # characters of an identifier that ends up in a database index
+# A number written with a fraction or exponent but of integral value (900.0, 9e2) is read as
+# the integer it is, as JSON Schema counts it (so an "integer" field takes it), up to the
+# integers a double holds exactly.
+MAX_EXACT = 2**53
 
 # An escaped NUL, or an escaped surrogate half (a pair is valid text; the walk tells them apart).
 _SUSPECT = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
@@ -53,8 +57,10 @@ def decode(body: bytes) -> Any:
         raise BadJson(f"body: not valid JSON (not UTF-8 at byte {exc.start})") from None
     non_finite: list[str] = []
 
-    def number(token: str) -> float:
+    def number(token: str) -> float | int:
         value = float(token)
+        if value.is_integer() and abs(value) <= MAX_EXACT:  # 900.0 is the integer 900
+            return int(value)
         if math.isfinite(value):
             return value
         non_finite.append(token)
