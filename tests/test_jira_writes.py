@@ -159,7 +159,7 @@ def test_tokens_never_reach_the_log(
     jira_cloud.mock.get(
         jira_cloud.url("rest/api/3/myself"), json=load_fixture("cloud", "myself.json")
     )
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG, logger="skillrelay"):
         jira_cloud.client.myself()
     assert caplog.records
     assert "cloud-api-token-123" not in caplog.text

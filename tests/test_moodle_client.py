@@ -87,7 +87,7 @@ def test_token_and_arguments_travel_in_the_body(
     client: MoodleClient, server: Recorder, caplog: pytest.LogCaptureFixture
 ) -> None:
     server.queue(fixture("activities_completion"))
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG, logger="skillrelay"):
         client.activities_completion(7, 5)
     request = server.requests[0]
     assert request.method == "POST"
