@@ -273,6 +273,8 @@ def _text(value: Any) -> Any:
 
 
 def _short(value: Any, field: str) -> None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # Automation sends ids as numbers; stored as text all the same
     if isinstance(value, str) and len(value) > MAX_ID:
         raise PayloadError(f"{field}: longer than {MAX_ID} characters")
 

@@ -125,6 +125,16 @@ JIRA: dict[str, tuple[bytes, str, str | tuple[str, ...]]] = {
         "bad_payload",
         "issue.id: longer than 255 characters",
     ),
+    "an integer issue id no index can hold": (
+        encoded(changed(DONE, "issue.id", 10**299)),
+        "bad_payload",
+        "issue.id: longer than 255 characters",
+    ),
+    "an integer changelog id no index can hold": (
+        encoded(changed(DONE, "changelog.id", 10**299)),
+        "bad_payload",
+        "changelog.id: longer than 255 characters",
+    ),
     "an account id no index can hold": (
         encoded(changed(DONE, "issue.fields.assignee.accountId", "a" * 3000)),
         "bad_payload",

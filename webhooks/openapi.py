@@ -46,6 +46,12 @@ TEXT_OR_NULL: Schema = {"type": ["string", "null"], "pattern": NO_NUL}
 IDENTIFIER: Schema = {**TEXT, "minLength": 1, "maxLength": MAX_ID}
 SHORT_OR_NULL: Schema = {**TEXT_OR_NULL, "maxLength": MAX_ID}
 INTEGER: Schema = {"type": "integer"}
+# An id sent as a number is stored as its digits: at most MAX_ID of them, sign included.
+ID_INTEGER: Schema = {
+    "type": "integer",
+    "minimum": 1 - 10 ** (MAX_ID - 1),
+    "maximum": 10**MAX_ID - 1,
+}
 
 # What is read as a time (pydantic's lax datetime), as far as a pattern says it: an ISO 8601
 # date-time of 1900-2199 with its offset (Z, +00:00, or +0000 as Jira writes it), Unix time
@@ -124,7 +130,7 @@ def _value_schemas() -> dict[str, Schema]:
 def _jira_schemas() -> dict[str, Schema]:
     user_ids = {k: SHORT_OR_NULL for k in ("accountId", "name", "key", "emailAddress")}
     named = _object({"name": TEXT_OR_NULL})
-    id_or_integer = _either(IDENTIFIER, INTEGER)
+    id_or_integer = _either(IDENTIFIER, ID_INTEGER)
     status = _object(
         {
             "id": _either(TEXT_OR_NULL, INTEGER),
