@@ -19,10 +19,19 @@ $(RALPH_VENV)/.installed:
 	$(RALPH_VENV)/bin/python -m pip install --quiet 'ralph-malph[cli,lrs]==$(RALPH_VERSION)' requests
 	touch $@
 
-# PostgreSQL 15 server binaries for the store tests; installed from Debian when missing.
+# Debian packages the tests start or call, installed when missing: PostgreSQL 15 (store
+# tests), Chromium (browser tests through Playwright), poppler-utils (pdftoppm checks PDF
+# pages), Pango and DejaVu fonts (WeasyPrint lays out PDFs, Cyrillic included).
 peers: $(RALPH_VENV)/.installed
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
-	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql)
+	@missing=""; \
+	{ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	ldconfig -p | grep -q libpangoft2-1.0.so.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
+	test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || missing="$$missing fonts-dejavu-core"; \
+	if [ -n "$$missing" ]; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
 
 demo: $(VENV)/.installed $(RALPH_VENV)/.installed
 	$(VENV)/bin/skillrelay demo
