@@ -29,6 +29,7 @@ ISSUE_FIELDS: tuple[str, ...] = (
     "updated",
     "resolutiondate",
     "statuscategorychangedate",
+    "issuetype",  # the report's share of bug-type tickets
 )
 
 
@@ -78,6 +79,7 @@ class IssueFields(Lenient):
     summary: str | None = None
     status: StatusRef | None = None
     resolution: Named | None = None
+    issuetype: Named | None = None
     assignee: JiraUser | None = None
     labels: tuple[str, ...] = ()
     components: tuple[Named, ...] = ()
@@ -205,6 +207,7 @@ def to_ticket(
         status=f.status.name if f.status else None,
         status_category=f.status.category.key if f.status and f.status.category else None,
         resolution=f.resolution.name if f.resolution else None,
+        issue_type=f.issuetype.name if f.issuetype else None,
         assignee=f.assignee.person(deployment) if f.assignee else None,
         labels=f.labels,
         components=tuple(c.name for c in f.components if c.name),

@@ -80,6 +80,7 @@ class Ticket(Frozen):
     status: str | None = None
     status_category: str | None = None  # Jira statusCategory.key: new | indeterminate | done
     resolution: str | None = None
+    issue_type: str | None = None  # Bug, Story, Task…: the report's share of bug-type work
     assignee: PersonRef | None = None
     labels: tuple[str, ...] = ()
     components: tuple[str, ...] = ()

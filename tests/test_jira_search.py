@@ -62,6 +62,7 @@ def test_cloud_walks_next_page_tokens(jira_cloud: JiraHarness) -> None:
             "updated",
             "resolutiondate",
             "statuscategorychangedate",
+            "issuetype",
             "customfield_10050",
         ],
     }

@@ -125,6 +125,7 @@ def test_the_ticket_is_read_like_the_sync_reads_it() -> None:
     synced = to_ticket(body["issue"], base_url=BASE, deployment="cloud", custom_fields=FIELDS)
     assert found.ticket == synced
     assert found.ticket.labels == ("skill-sql",) and found.ticket.components == ("Billing",)
+    assert found.ticket.issue_type == "Story"  # the report counts bug-type work by it
 
 
 def test_a_status_change_has_the_sync_connectors_natural_key() -> None:
