@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "identities",
     "awards",
     "sprint",
+    "report",
     "outbox",
     "serve",
     "worker",
