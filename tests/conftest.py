@@ -1,5 +1,5 @@
-"""Shared fixtures. Real peers (PostgreSQL, Ralph) are started once per session by plugins;
-tests/skip_policy.py turns a skip (a missing peer or file) into a failure."""
+"""Shared fixtures. Real peers (PostgreSQL, Ralph, Chromium) are started once per session by
+plugins; tests/skip_policy.py turns a skip (a missing peer or file) into a failure."""
 
 import logging
 from collections.abc import Iterator
@@ -8,7 +8,12 @@ import pytest
 
 from plugin import logs
 
-pytest_plugins = ["tests.peers.postgres", "tests.peers.ralph", "tests.skip_policy"]
+pytest_plugins = [
+    "tests.peers.postgres",
+    "tests.peers.ralph",
+    "tests.peers.browser",
+    "tests.skip_policy",
+]
 
 
 @pytest.fixture(autouse=True)

@@ -39,6 +39,8 @@ ACCENT = "#dd8452"
 GREY = "#8c8c8c"
 MARK_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
 MAX_BINS = 40
+# Matplotlib measures with the first (it ships with it); a browser without it takes the next.
+FONTS = ["DejaVu Sans", "Arial", "Helvetica"]
 # None drops a key, and with every key dropped matplotlib writes no <metadata> at all.
 NO_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
@@ -61,9 +63,8 @@ def funnel_bars(stages: Sequence[tuple[str, int]], title: str, empty: str = "no 
     names = [_wrap(name, 28) for name, _ in stages]
     counts = [count for _, count in stages]
     labels = [_count_label(count, counts[0]) for count in counts]
-    with _figure(title, 0.4 * len(stages), left=_width(names) + 0.2, bottom=0.1) as (fig, ax):
-        with_labels = _width(labels) + 0.15
-        fig.subplots_adjust(right=1 - with_labels / WIDTH)
+    left, right = _width(names) + 0.2, _width(labels) + 0.15
+    with _figure(title, 0.4 * len(stages), left=left, right=right, bottom=0.1) as (fig, ax):
         bars = ax.barh(range(len(stages)), counts, color=BAR)
         for bar in bars:
             bar.set_gid("sr-bar")
@@ -90,20 +91,24 @@ def histogram(
     finite: npt.NDArray[np.float64] = np.array([v for v in values if math.isfinite(v)], float)
     if finite.size == 0:
         return no_data(title, empty)
-    counts, edges = np.histogram(finite, bins=_bins(finite))
-    with _figure(title, 2.2, left=_width([str(counts.max())]) + 0.3) as (fig, ax):
+    whole = bool(np.all(finite == np.round(finite)))
+    counts, edges = np.histogram(finite, bins=_bins(finite, whole))
+    shown = [(name, v) for name, v in marks.items() if math.isfinite(v)]
+    left = _width([str(counts.max())]) + 0.3
+    with _figure(title, 2.2, left=left, legend=bool(shown)) as (fig, ax):
         bars = ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=BAR)
         for bar in bars:
             bar.set_gid("sr-bar")
             bar.set_edgecolor("white")
-        shown = [(name, v) for name, v in marks.items() if math.isfinite(v)]
         for i, (name, value) in enumerate(shown):
             style = MARK_STYLES[i % len(MARK_STYLES)]
-            label = f"{name}: {value:g}"
+            label = f"{name}: {_number(value)}"
             ax.axvline(value, color=ACCENT, linestyle=style, gid="sr-mark", label=label)
         if shown:
-            ax.legend(loc="upper right", frameon=False)
+            # Above the plot, so it never hides a bar or a mark.
+            ax.legend(loc="lower right", bbox_to_anchor=(1, 1), ncols=len(shown), frameon=False)
         ax.set_xlabel(xlabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=whole))
         ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
         return _svg(fig, title)
 
@@ -127,7 +132,7 @@ def intervals(rows: Sequence[Interval], title: str, unit: str, empty: str = "no 
                 ax.plot([low, high], [y, y], "|", color=BAR, markersize=10)
                 right = max(high, row.value)
             ax.plot([row.value], [y], "o", color=ACCENT, markersize=7, gid="sr-point")
-            _note(ax, f"{row.value:g}", (row.value, y), (0, 7), ha="center", va="bottom")
+            _note(ax, _number(row.value), (row.value, y), (0, 7), ha="center", va="bottom")
             if row.note:
                 _note(ax, row.note, (right, y), (8, 0), ha="left", va="center", color=GREY)
         ax.set_yticks(range(len(shown)), names)
@@ -194,7 +199,13 @@ def no_data(title: str, message: str) -> str:
 
 @contextmanager
 def _figure(
-    title: str, plot_height: float, *, left: float = 0.3, right: float = 0.3, bottom: float = 0.6
+    title: str,
+    plot_height: float,
+    *,
+    left: float = 0.3,
+    right: float = 0.3,
+    bottom: float = 0.6,
+    legend: bool = False,
 ) -> Iterator[tuple[Figure, Axes]]:
     """One axes `plot_height` inches tall, margins in inches, the title on top.
 
@@ -205,14 +216,14 @@ def _figure(
             "svg.fonttype": "none",  # keep <text>: browser fonts, small file
             "svg.hashsalt": "skillrelay-report",  # stable clip/marker ids: reproducible output
             "font.family": "sans-serif",
-            "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
+            "font.sans-serif": FONTS,
             "font.size": 10,
             "axes.spines.top": False,
             "axes.spines.right": False,
         }
     ):
         heading = _wrap(title, 70)
-        top = 0.25 + 0.2 * heading.count("\n") + 0.2
+        top = 0.25 + 0.2 * heading.count("\n") + 0.2 + (0.3 if legend else 0)
         height = top + plot_height + bottom
         fig = Figure(figsize=(WIDTH, height))
         left = min(left, WIDTH * 0.45)  # labels are wrapped; this only bounds a pathological one
@@ -223,7 +234,7 @@ def _figure(
         yield fig, fig.add_subplot()
 
 
-_ID = re.compile(r' id="([^"]*)"')
+_ID = re.compile(r'(<[^>]*?) id="([^"]*)"')  # in a tag: text has "<" escaped, attributes ">"
 _REFERENCE = re.compile(r'(?:url\(#|href="#)([^)"]+)')
 
 
@@ -237,10 +248,10 @@ def _svg(fig: Figure, title: str) -> str:
     referenced = set(_REFERENCE.findall(text))
 
     def rename(match: re.Match[str]) -> str:
-        name = match.group(1)
+        tag, name = match.groups()
         if name.startswith("sr-"):
-            return f' class="{name}"'
-        return match.group(0) if name in referenced else ""
+            return f'{tag} class="{name}"'
+        return match.group(0) if name in referenced else tag
 
     text = _ID.sub(rename, text)
     head_end = text.index(">") + 1
@@ -254,7 +265,7 @@ def _note(ax: Axes, text: str, xy: tuple[float, float], offset: tuple[int, int],
 
 def _width(texts: Iterable[str], size: float = 10) -> float:
     """Inches the widest line of `texts` takes in the plots' font."""
-    font = FontProperties(size=size)
+    font = FontProperties(family=FONTS[0], size=size)
     lines = [line for text in texts for line in text.split("\n")]
     points = [text_to_path.get_text_width_height_descent(s, font, ismath=False)[0] for s in lines]
     return max(points, default=0.0) / 72
@@ -268,12 +279,16 @@ def _count_label(count: int, first: int) -> str:
     return f"{count} ({percent}%)"
 
 
-def _bins(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def _bins(values: npt.NDArray[np.float64], whole: bool) -> npt.NDArray[np.float64]:
     low, high = float(values.min()), float(values.max())
-    if np.all(values == np.round(values)) and high - low < MAX_BINS:
+    if whole and high - low < MAX_BINS:
         return np.arange(low - 0.5, high + 1.5)  # one bar per whole number: days read as days
     # Sturges, not "auto": one far outlier cannot ask for millions of bins.
     return np.histogram_bin_edges(values, bins="sturges")
+
+
+def _number(value: float) -> str:
+    return f"{round(value, 1):g}"  # 6.5, 12, 3.1 (not 3.14159): days read at a glance
 
 
 def _iso_day(value: float, _position: int | None = None) -> str:
