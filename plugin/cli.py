@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "awards",
     "sprint",
     "report",
+    "review",
     "outbox",
     "serve",
     "worker",
