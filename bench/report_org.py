@@ -40,7 +40,11 @@ class Org:
 
 
 def manifest(org: Org) -> Manifest:
-    """The example manifest with generated people, one team per 50 and one sprint."""
+    return Manifest.model_validate(manifest_data(org))
+
+
+def manifest_data(org: Org) -> dict[str, Any]:
+    """The example manifest with generated people, one team per 50, two sprints."""
     data = YAML(typ="safe").load(EXAMPLE_MANIFEST.read_text())
     total = org.completers + org.others + org.bystanders
     data["identities"]["people"] = [
@@ -63,7 +67,8 @@ def manifest(org: Org) -> Manifest:
         skill["experts"] = []  # the example's experts are not among the generated people
     for sprint in data.get("sprints", []):
         sprint["participants"] = [t["id"] for t in data["teams"][:2]]
-    return Manifest.model_validate(data)
+    found: dict[str, Any] = data
+    return found
 
 
 def _completion(i: int, at: datetime, n: int) -> InboxEvent:

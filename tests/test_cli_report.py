@@ -168,6 +168,8 @@ def test_the_html_file_is_written_where_asked(run: Run, tmp_path: Path) -> None:
     page = target.read_text("utf-8")
     assert page.startswith("<!DOCTYPE html>") and '<html lang="ru">' in page
     assert page.count("<svg") >= 6 and "http://" not in page.replace("http://www.w3.org", "")
+    # Two paid hours were used in the sprint: its budget-use plot is drawn, the others not.
+    assert page.count("sr-budget") >= 1 and "расход бюджета: paid-learning-hour" in page
 
 
 @pytest.mark.parametrize(

@@ -62,10 +62,21 @@ class Activity:
     unresolved: int = 0  # events of people no manifest person claims
 
 
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    fact: TicketFact
+    url: str | None
+    issue_type: str | None
+
+
 @dataclass(slots=True)
 class _Ticket:
-    moves: list[tuple[int, str | None, str | None, int]]  # (at, from, to, snapshot index)
-    snapshots: list[Mapping[str, Any]]
+    """Only what the report reads: a backfill has millions of moves, so the snapshot is kept
+    for moves into done (the candidates for the finish) and for the latest move only."""
+
+    moves: list[tuple[int, str | None, str | None]]
+    finishes: dict[int, _Snapshot]
+    latest: tuple[int, _Snapshot] | None = None
 
 
 def _time(value: Any) -> int | None:
@@ -93,9 +104,15 @@ class _People:
         self.cache: dict[tuple[str, str, str | None], str | None] = {}
 
     def __call__(self, ref: Any) -> str | None:
-        if not isinstance(ref, Mapping):
+        system: Any
+        ident: Any
+        email: Any
+        if isinstance(ref, Ref):
+            system, ident, email = ref.system, ref.id, ref.email
+        elif isinstance(ref, Mapping):
+            system, ident, email = ref.get("system"), ref.get("id"), ref.get("email")
+        else:
             return None
-        system, ident, email = ref.get("system"), ref.get("id"), ref.get("email")
         if not isinstance(system, str) or not isinstance(ident, str):
             return None
         key = (system, ident, email if isinstance(email, str) else None)
@@ -110,13 +127,13 @@ def read_activity(store: Store, manifest: Manifest) -> Activity:
     modules = manifest.modules_by_key
     activity = Activity()
     tickets: dict[str, _Ticket] = {}
+    done = manifest.rules.done_status_category
     for _, kind, payload in store.inbox.payloads(("completion", "ticket")):
         if kind == "completion":
             _learned(payload, modules, people, activity)
         elif kind == "ticket":
-            _moved(payload, tickets)
+            _moved(payload, tickets, done)
     matcher = SkillMatcher(manifest)
-    done = manifest.rules.done_status_category
     excluded = {r.casefold() for r in manifest.rules.excluded_resolutions}
     for ticket in tickets.values():
         work = _work(ticket, matcher, people, done, excluded)
@@ -145,16 +162,24 @@ def _learned(
         entry.completed = at
 
 
-def _moved(payload: Mapping[str, Any], tickets: dict[str, _Ticket]) -> None:
+def _moved(payload: Mapping[str, Any], tickets: dict[str, _Ticket], done: str) -> None:
     snapshot, at = payload.get("ticket"), _time(payload.get("at"))
     if not isinstance(snapshot, Mapping) or at is None or not isinstance(snapshot.get("id"), str):
         return
     entry = tickets.get(snapshot["id"])
     if entry is None:
-        entry = tickets[snapshot["id"]] = _Ticket([], [])
-    entry.snapshots.append(snapshot)
-    move = (at, _text(payload.get("from_category")), _text(payload.get("to_category")))
-    entry.moves.append((*move, len(entry.snapshots) - 1))
+        entry = tickets[snapshot["id"]] = _Ticket([], {})
+    to = _text(payload.get("to_category"))
+    entry.moves.append((at, _text(payload.get("from_category")), to))
+    latest = entry.latest is None or at >= entry.latest[0]
+    if to == done or latest:
+        kept = _Snapshot(
+            _fact(snapshot), _text(snapshot.get("url")), _text(snapshot.get("issue_type"))
+        )
+        if to == done:
+            entry.finishes[at] = kept
+        if latest:
+            entry.latest = (at, kept)
 
 
 def _fact(snapshot: Mapping[str, Any]) -> TicketFact:
@@ -181,24 +206,26 @@ def _fact(snapshot: Mapping[str, Any]) -> TicketFact:
 def _work(
     ticket: _Ticket, matcher: SkillMatcher, people: _People, done: str, excluded: set[str]
 ) -> Work | None:
-    moves = sorted(ticket.moves, key=lambda m: (m[0], m[3]))
+    moves = sorted(ticket.moves)
     started = next((m[0] for m in moves if m[2] == IN_PROGRESS), None)
-    finish = next((m for m in moves if m[2] == done and (started is None or m[0] >= started)), None)
-    snapshot = ticket.snapshots[finish[3] if finish else moves[-1][3]]
-    fact = _fact(snapshot)
+    finish = next(
+        (m[0] for m in moves if m[2] == done and (started is None or m[0] >= started)), None
+    )
+    assert ticket.latest is not None  # a ticket is only made with a move
+    kept = ticket.finishes[finish] if finish is not None else ticket.latest[1]
+    fact = kept.fact
     skills = matcher.skills(fact)
     if not skills:
         return None  # the report only looks at work that shows a skill
     resolution = fact.resolution
-    finished = finish is not None and (resolution is None or resolution.casefold() not in excluded)
-    done_at = finish[0] if finished and finish else None
+    done_at = finish if resolution is None or resolution.casefold() not in excluded else None
     reopened = done_at is not None and any(m[0] > done_at and m[1] == done for m in moves)
     return Work(
         key=fact.key,
-        url=_text(snapshot.get("url")),
-        person=people(snapshot.get("assignee")),
+        url=kept.url,
+        person=people(fact.assignee),
         skills=skills,
-        issue_type=_text(snapshot.get("issue_type")),
+        issue_type=kept.issue_type,
         started=started,
         done=done_at,
         reopened=reopened,

@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from plugin.report import plots
 from plugin.report.measures import Comparison, Report
-from plugin.report.stats import Estimate
+from plugin.report.render import estimate, number, percent
 from plugin.report.words import Words
 
 CSS = """
@@ -35,25 +35,9 @@ _PAGE = _ENV.from_string(
 )
 
 
-def _r(value: float) -> float:
-    return round(value, 1)  # the plots print values as given: one decimal is what people read
-
-
-def _num(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}"
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0%}"
-
-
-def _est(e: Estimate, pct: bool = False) -> str:
-    show = _pct if pct else _num
-    if e.value is None:
-        return "—"
-    if e.low is None or e.high is None:
-        return show(e.value)
-    return f"{show(e.value)} [{show(e.low)}, {show(e.high)}]"
+def _daily(cumulative: list[int]) -> list[int]:
+    """The plot adds up what was spent each day; the report keeps the running total."""
+    return [n - (cumulative[i - 1] if i else 0) for i, n in enumerate(cumulative)]
 
 
 def as_html(report: Report, words: Words) -> str:
@@ -86,18 +70,20 @@ def as_html(report: Report, words: Words) -> str:
         css=Markup(CSS),  # noqa: S704 (our constant)
         skill=lambda s: skills.get(s, s),
         reward=lambda s: rewards.get(s, s),
-        pct=_pct,
-        num=_num,
-        est=_est,
+        pct=percent,
+        num=number,
+        est=estimate,
         funnel_svg=lambda f: Markup(  # noqa: S704 (the plots escape their texts)
             plots.funnel_bars(
-                [(w[s.name], s.people) for s in f.stages], w["funnel"], empty=w["no_data"]
+                [(w[s.name], s.people) for s in f.stages],
+                skills.get(f.skill, f.skill),
+                empty=w["no_data"],
             )
         ),
         delay_svg=lambda d: Markup(  # noqa: S704
             plots.histogram(
                 list(d.days),
-                w["time_to_apply"],
+                skills.get(d.skill, d.skill),
                 w["days_to_apply"],
                 {
                     k: v
@@ -112,7 +98,7 @@ def as_html(report: Report, words: Words) -> str:
             plots.burndown(
                 u.budget,
                 [day for day, _ in u.by_day],
-                [n for _, n in u.by_day],
+                _daily([n for _, n in u.by_day]),
                 f"{w['burndown']}: {u.reward}, {u.sprint}",
                 empty=w["no_data"],
             )

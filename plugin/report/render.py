@@ -154,12 +154,17 @@ def as_csv(report: Report) -> str:
     return buffer.getvalue()
 
 
-def _pct(value: float | None) -> str:
+def number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
 
 
-def _est(e: Estimate, fmt: str = "{:.1f}", pct: bool = False) -> str:
-    show = _pct if pct else (lambda v: "—" if v is None else fmt.format(v))
+def estimate(e: Estimate, pct: bool = False) -> str:
+    """A figure with its interval, as people read it: 3.2 [2.9, 3.6] or -25% [-34%, -21%]."""
+    show = percent if pct else number
     if e.value is None:
         return "—"
     if e.low is None or e.high is None:
@@ -172,7 +177,7 @@ def as_table(report: Report, words: Words) -> str:
     lines = [w.title(report), ""]
     lines += [w["funnel"]]
     for f in report.funnels:
-        stages = "  →  ".join(f"{w[s.name]} {s.people} ({_pct(s.of_first)})" for s in f.stages)
+        stages = "  →  ".join(f"{w[s.name]} {s.people} ({percent(s.of_first)})" for s in f.stages)
         lines.append(f"  {f.skill}: {stages}")
         if f.awards_by_state:
             states = ", ".join(f"{w[k]} {n}" for k, n in f.awards_by_state.items())
@@ -203,14 +208,21 @@ def as_table(report: Report, words: Words) -> str:
                 lines.append(f"    {w['comparison']}: {w['no_comparison']}")
                 continue
             b, a = g.before, g.after
+
+            def pair(name: str, before: Estimate, after: Estimate, pct: bool) -> str:
+                return f"{w[name]} {estimate(before, pct)} → {estimate(after, pct)}"
+
+            parts = [
+                pair("cycle_days", b.cycle_days, a.cycle_days, False),
+                pair("reopen_rate", b.reopen_rate, a.reopen_rate, True),
+                pair("bug_share", b.bug_share, a.bug_share, True),
+                f"{w['change']} {estimate(g.change, pct=True)}",
+            ]
             lines.append(
-                f"    {w.group(g.name)}: {w['cycle_days']} {_est(b.cycle_days)} → "
-                f"{_est(a.cycle_days)}; {w['reopen_rate']} {_est(b.reopen_rate, pct=True)} → "
-                f"{_est(a.reopen_rate, pct=True)}; {w['bug_share']} {_est(b.bug_share, pct=True)} "
-                f"→ {_est(a.bug_share, pct=True)}; {w['change']} {_est(g.change, pct=True)} "
+                f"    {w.group(g.name)}: {'; '.join(parts)} "
                 f"({w['people']} {g.paired}, {w['tickets']} {b.tickets}+{a.tickets})"
             )
-        lines.append(f"    {w['difference']}: {_est(c.difference, pct=True)}")
+        lines.append(f"    {w['difference']}: {estimate(c.difference, pct=True)}")
     if not report.comparisons:
         lines.append(f"  {w['no_completions']}")
     lines += ["", w["rewards"]]
