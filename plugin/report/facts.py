@@ -40,7 +40,7 @@ class Work:
 
     key: str
     url: str | None
-    person: str | None  # the assignee when it was done (else the latest), resolved
+    person: str | None  # the assignee when it was done, resolved
     skills: tuple[str, ...]
     issue_type: str | None
     started: int | None  # first move into "in progress"
@@ -63,20 +63,25 @@ class Activity:
 
 
 @dataclass(frozen=True, slots=True)
-class _Snapshot:
-    fact: TicketFact
+class _Finish:
+    """A move into done, reduced at once to what the report reads of its snapshot."""
+
+    key: str
     url: str | None
+    person: str | None
+    skills: tuple[str, ...]
     issue_type: str | None
+    counts: bool  # not closed with an excluded resolution (Duplicate, Won't Do…)
 
 
 @dataclass(slots=True)
 class _Ticket:
-    """Only what the report reads: a backfill has millions of moves, so the snapshot is kept
-    for moves into done (the candidates for the finish) and for the latest move only."""
+    """A backfill has millions of moves: per ticket only the first move into progress, the
+    moves into done (candidates for the finish) and the times it left done are kept."""
 
-    moves: list[tuple[int, str | None, str | None]]
-    finishes: dict[int, _Snapshot]
-    latest: tuple[int, _Snapshot] | None = None
+    started: int | None = None
+    finishes: dict[int, _Finish] = field(default_factory=dict)
+    left_done: list[int] = field(default_factory=list)
 
 
 def _time(value: Any) -> int | None:
@@ -127,16 +132,14 @@ def read_activity(store: Store, manifest: Manifest) -> Activity:
     modules = manifest.modules_by_key
     activity = Activity()
     tickets: dict[str, _Ticket] = {}
-    done = manifest.rules.done_status_category
+    reader = _Moves(manifest, people)
     for _, kind, payload in store.inbox.payloads(("completion", "ticket")):
         if kind == "completion":
             _learned(payload, modules, people, activity)
         elif kind == "ticket":
-            _moved(payload, tickets, done)
-    matcher = SkillMatcher(manifest)
-    excluded = {r.casefold() for r in manifest.rules.excluded_resolutions}
+            reader.add(payload, tickets)
     for ticket in tickets.values():
-        work = _work(ticket, matcher, people, done, excluded)
+        work = _work(ticket)
         if work is not None:
             activity.work.append(work)
     return activity
@@ -162,24 +165,42 @@ def _learned(
         entry.completed = at
 
 
-def _moved(payload: Mapping[str, Any], tickets: dict[str, _Ticket], done: str) -> None:
-    snapshot, at = payload.get("ticket"), _time(payload.get("at"))
-    if not isinstance(snapshot, Mapping) or at is None or not isinstance(snapshot.get("id"), str):
-        return
-    entry = tickets.get(snapshot["id"])
-    if entry is None:
-        entry = tickets[snapshot["id"]] = _Ticket([], {})
-    to = _text(payload.get("to_category"))
-    entry.moves.append((at, _text(payload.get("from_category")), to))
-    latest = entry.latest is None or at >= entry.latest[0]
-    if to == done or latest:
-        kept = _Snapshot(
-            _fact(snapshot), _text(snapshot.get("url")), _text(snapshot.get("issue_type"))
+class _Moves:
+    def __init__(self, manifest: Manifest, people: _People) -> None:
+        self.matcher = SkillMatcher(manifest)
+        self.people = people
+        self.done = manifest.rules.done_status_category
+        self.excluded = {r.casefold() for r in manifest.rules.excluded_resolutions}
+
+    def add(self, payload: Mapping[str, Any], tickets: dict[str, _Ticket]) -> None:
+        snapshot, at = payload.get("ticket"), _time(payload.get("at"))
+        if not isinstance(snapshot, Mapping) or at is None:
+            return
+        ident = snapshot.get("id")
+        if not isinstance(ident, str):
+            return
+        entry = tickets.get(ident)
+        if entry is None:
+            entry = tickets[ident] = _Ticket()
+        to = payload.get("to_category")
+        if to == IN_PROGRESS and (entry.started is None or at < entry.started):
+            entry.started = at
+        if payload.get("from_category") == self.done:
+            entry.left_done.append(at)
+        if to == self.done and at not in entry.finishes:
+            entry.finishes[at] = self._finish(snapshot)
+
+    def _finish(self, snapshot: Mapping[str, Any]) -> _Finish:
+        fact = _fact(snapshot)
+        resolution = fact.resolution
+        return _Finish(
+            key=fact.key,
+            url=_text(snapshot.get("url")),
+            person=self.people(fact.assignee),
+            skills=self.matcher.skills(fact),
+            issue_type=_text(snapshot.get("issue_type")),
+            counts=resolution is None or resolution.casefold() not in self.excluded,
         )
-        if to == done:
-            entry.finishes[at] = kept
-        if latest:
-            entry.latest = (at, kept)
 
 
 def _fact(snapshot: Mapping[str, Any]) -> TicketFact:
@@ -203,32 +224,24 @@ def _fact(snapshot: Mapping[str, Any]) -> TicketFact:
     )
 
 
-def _work(
-    ticket: _Ticket, matcher: SkillMatcher, people: _People, done: str, excluded: set[str]
-) -> Work | None:
-    moves = sorted(ticket.moves)
-    started = next((m[0] for m in moves if m[2] == IN_PROGRESS), None)
-    finish = next(
-        (m[0] for m in moves if m[2] == done and (started is None or m[0] >= started)), None
-    )
-    assert ticket.latest is not None  # a ticket is only made with a move
-    kept = ticket.finishes[finish] if finish is not None else ticket.latest[1]
-    fact = kept.fact
-    skills = matcher.skills(fact)
-    if not skills:
-        return None  # the report only looks at work that shows a skill
-    resolution = fact.resolution
-    done_at = finish if resolution is None or resolution.casefold() not in excluded else None
-    reopened = done_at is not None and any(m[0] > done_at and m[1] == done for m in moves)
+def _work(ticket: _Ticket) -> Work | None:
+    started = ticket.started
+    after = [at for at in ticket.finishes if started is None or at >= started]
+    if not after:
+        return None  # never done: nothing the report measures
+    done = min(after)
+    finish = ticket.finishes[done]
+    if not finish.skills or not finish.counts:
+        return None  # shows no skill, or closed as a duplicate / won't do
     return Work(
-        key=fact.key,
-        url=kept.url,
-        person=people(fact.assignee),
-        skills=skills,
-        issue_type=kept.issue_type,
+        key=finish.key,
+        url=finish.url,
+        person=finish.person,
+        skills=finish.skills,
+        issue_type=finish.issue_type,
         started=started,
-        done=done_at,
-        reopened=reopened,
+        done=done,
+        reopened=any(at > done for at in ticket.left_done),
     )
 
 
