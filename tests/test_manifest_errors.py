@@ -278,7 +278,7 @@ CASES = [
         [("    - type: jira_comment", "    - type: slack")],
         [
             "89: notifications.channels[0].type: unknown channel type 'slack'; "
-            "valid: jira_comment, moodle_message, lrs_statement"
+            "valid: jira_comment, moodle_message, lrs_statement, email, chat"
         ],
     ),
     Case(

@@ -39,6 +39,8 @@ def test_schema_is_json_with_discriminators() -> None:
         "jira_comment",
         "moodle_message",
         "lrs_statement",
+        "email",
+        "chat",
     }
     assert all(d.get("additionalProperties") is False for d in schema["$defs"].values())
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, StrictBool, StrictInt, model_validator
+from pydantic import AfterValidator, Field, StrictBool, StrictInt, model_validator
 
 from plugin.manifest.base import Email, Id, Iri, Mbox, Problems, Strict, Text
+from plugin.manifest.schedule import check_timezone
 
 
 class XapiAccount(Strict):
@@ -26,6 +27,9 @@ class Person(Strict):
     moodle_user_id: StrictInt | None = Field(default=None, ge=1)
     xapi_account: XapiAccount | None = None
     xapi_mbox: Mbox | None = None
+    # For messages: quiet hours in their own zone (default the organisation's), their language.
+    timezone: Annotated[str, AfterValidator(check_timezone)] | None = None
+    locale: Literal["en", "ru"] | None = None
 
     @model_validator(mode="after")
     def _one_xapi_identity(self) -> Self:

@@ -115,14 +115,21 @@ def _sprint_refs(m: Manifest, found: Found) -> None:
 def _channel_refs(m: Manifest, found: Found) -> None:
     have = {s.type for s in m.sources}
     for i, channel in enumerate(m.notifications.channels):
-        needed = CHANNEL_SOURCE[channel.type]
-        if needed not in have:
+        needed = CHANNEL_SOURCE.get(channel.type)
+        if needed is not None and needed not in have:
             loc = ("notifications", "channels", i, "type")
             found.append((loc, f"{channel.type} needs a source of type {needed}"))
 
 
+def _opt_out_refs(m: Manifest, found: Found) -> None:
+    people = list(m.people_by_id)
+    who = [(("notifications", "opt_out", p), p) for p in m.notifications.opt_out]
+    _known(found, "person", who, people)
+
+
 def check_references(m: Manifest) -> Found:
     found: Found = []
-    for check in (_unique_ids, _skill_refs, _team_refs, _sprint_refs, _channel_refs):
+    checks = (_unique_ids, _skill_refs, _team_refs, _sprint_refs, _channel_refs, _opt_out_refs)
+    for check in checks:
         check(m, found)
     return found

@@ -179,3 +179,53 @@ identities = Table(
     Index(None, "person_id"),
     Index(None, "mapped_at"),
 )
+
+NOTIFICATION_STATUSES = ("pending", "sent", "digested", "dropped")
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("key", Text, nullable=False),
+    Column("person_id", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("channel", String(32)),
+    Column("reason", Text),
+    Column("variables", JSON, nullable=False),
+    Column("digest_id", Id),  # the digest that carried a digested message
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    UniqueConstraint("key"),
+    one_of("status", NOTIFICATION_STATUSES),
+    Index(None, "status", "due_at"),
+    Index(None, "person_id", "sent_at"),
+)
+
+checkins = Table(
+    "checkins",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("award_id", Id, nullable=False),
+    Column("manager_id", Text, nullable=False),
+    Column("person_id", Text, nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("done_at", UtcDateTime),
+    Column("done_by", Text),
+    Column("note", Text),
+    Column("reminders", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("award_id", "manager_id"),
+    Index(None, "done_at", "due_at"),
+)
+
+optouts = Table(
+    "optouts",
+    metadata,
+    Column("person_id", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("person_id", "kind"),
+)

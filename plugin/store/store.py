@@ -18,6 +18,7 @@ from plugin.store.inbox import Inbox
 from plugin.store.intake import InboxWriter
 from plugin.store.ledger import Ledger
 from plugin.store.migrate import check_at_head
+from plugin.store.notices import CheckIns, Notices, OptOuts
 from plugin.store.outbox import Outbox
 
 
@@ -34,6 +35,9 @@ class Store:
         self.cursors = Cursors(engine, clock)
         self.identities = Identities(engine, clock)
         self.decisions = Decisions(engine, clock)
+        self.notices = Notices(engine, clock)
+        self.checkins = CheckIns(engine, clock)
+        self.optouts = OptOuts(engine, clock)
         self.inbox_writer = InboxWriter(engine)  # the webhooks' path into the inbox
 
     @classmethod
