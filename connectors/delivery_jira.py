@@ -11,6 +11,8 @@ The issue property `skillrelay.effects` is the record, kept on the issue itself:
 3. otherwise record "posting", post, record the comment id.
 
 So a crash anywhere leaves either nothing posted, or a comment the next attempt finds.
+A learner notification's mention (action "mention", connectors.notify_jira: the comment that
+mentions the person on the payload's `ticket`) is a comment too and is delivered the same way.
 Adding and removing a label are idempotent in Jira; each is recorded too, so a redelivery
 sends nothing. A removal marks the entries that added the label `removed_by` its key, so
 the property never says a label is on that is off; a removal planned while another award
@@ -29,6 +31,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from connectors import jira_adf as adf
+from connectors import notify_jira
 from connectors.jira_client import JiraClient
 from plugin.effects import COMMENT, LABEL, REF_PREFIX, UNLABEL, Effect
 from plugin.errors import AuthError, FatalError
@@ -38,11 +41,15 @@ PROPERTY_KEY = "skillrelay.effects"
 MAX_ENTRIES = 100
 POSTING = "posting"
 _REF = re.compile(re.escape(REF_PREFIX) + r"(\S+)")
+MENTION = notify_jira.MENTION
+COMMENT_ACTIONS = frozenset({COMMENT, MENTION})  # delivered once by the ref line and property
 
 Entries = dict[str, dict[str, Any]]
 
 
 def _issue(effect: Effect) -> str:
+    if effect.action == MENTION:
+        return notify_jira.ticket(effect)
     issue = effect.payload.get("issue")
     if not isinstance(issue, str) or not issue:
         raise FatalError(SERVICE, f"effect {effect.idempotency_key} names no issue")
@@ -104,7 +111,7 @@ class JiraSender:
 
     def send(self, effect: Effect) -> None:
         try:
-            if effect.action == COMMENT:
+            if effect.action in COMMENT_ACTIONS:
                 self._comment(effect)
             elif effect.action == LABEL:
                 self._add_label(effect)
@@ -119,12 +126,13 @@ class JiraSender:
             if hint is None:
                 raise
             # Jira's own words stay out (bodies carry personal data): say what was refused.
-            what = f"{effect.action} on {effect.payload.get('issue', '?')}"
+            issue = effect.payload.get("ticket" if effect.action == MENTION else "issue", "?")
+            what = f"{effect.action} on {issue}"
             raise FatalError(SERVICE, f"{what}: {_reason(exc)}: {hint}", exc.status) from None
 
     def _comment(self, effect: Effect) -> None:
         issue, key = _issue(effect), effect.idempotency_key
-        blocks = _blocks(effect)
+        content = self._content(effect)  # a payload no comment can be made of fails first
         entries = self.entries(issue)
         entry = entries.get(key) or {}
         if entry.get("comment_id"):
@@ -136,8 +144,14 @@ class JiraSender:
                 return
         else:
             self._record(issue, key, {"state": POSTING}, entries)
-        comment_id = self.client.add_comment(issue, blocks)
+        comment_id = notify_jira.post(self.client, issue, content)
         self._record(issue, key, {"comment_id": comment_id or "unknown"})
+
+    def _content(self, effect: Effect) -> notify_jira.Body:
+        """The comment's body: a skillrelay comment's blocks as a document, or a mention."""
+        if effect.action == MENTION:
+            return notify_jira.body(effect, self.client.deployment)
+        return adf.doc(*_blocks(effect))
 
     def _add_label(self, effect: Effect) -> None:
         issue, key, label = _issue(effect), effect.idempotency_key, _label(effect)
@@ -199,6 +213,8 @@ def render(effect: Effect, deployment: str | None = None) -> str:
         if kept:
             return f"label {issue} kept {label} (awards {', '.join(map(str, kept))})"
         return f"label {issue} -{label}"
+    if effect.action == MENTION:
+        return notify_jira.render(effect, deployment or effect.payload.get("deployment"))
     if effect.action != COMMENT:
         return f"{effect.action} {issue}"
     document = adf.doc(*_blocks(effect))

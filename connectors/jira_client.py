@@ -172,6 +172,16 @@ class JiraClient(HttpClient):
             hi = ceil_minute(until or datetime.fromtimestamp(self.clock(), UTC))
             yield from self._dc_search(floor_minute(since), hi, projects, fields)
 
+    def search_first(self, jql: str, fields: Sequence[str], limit: int) -> list[dict[str, Any]]:
+        """The first `limit` issues of a JQL search (one request)."""
+        if self.deployment == "cloud":
+            body = {"jql": jql, "maxResults": limit, "fields": list(fields)}
+            page = self._search("POST", "search/jql", json=body)
+        else:
+            params = {"jql": jql, "startAt": 0, "maxResults": limit, "fields": ",".join(fields)}
+            page = self._search("GET", "search", params=params)
+        return [i for i in page.get("issues") or () if isinstance(i, dict)][:limit]
+
     def changelog(self, issue: str) -> list[ChangeEntry]:
         """The issue's changelog entries, oldest first."""
         path = f"issue/{quote(issue, safe='')}"

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "sprint",
     "report",
     "review",
+    "notifications",
     "outbox",
     "serve",
     "worker",

@@ -13,7 +13,7 @@ import pytest
 from connectors.delivery import JiraSender
 from plugin import cli
 from plugin.effects import Effect
-from plugin.errors import RetriableError
+from plugin.errors import ConfigError, RetriableError
 from plugin.outbox_worker import DeliveryStats, OutboxWorker, exponential_backoff
 from plugin.service import compose, options
 from plugin.settings import EXAMPLE_MANIFEST
@@ -229,7 +229,8 @@ def test_the_budget_and_the_lease_are_service_options(
     given = ["--manifest", str(EXAMPLE_MANIFEST), "--database", store_url, "--jira-dry-run"]
     assert options.settings(parser.parse_args(given)).retry_budget == 24 * 3600  # the default
     settings = options.settings(parser.parse_args([*given, "--retry-budget", "90m"]))
-    opened = compose.open_parts(settings, env={"LRS_USERNAME": "u", "LRS_PASSWORD": "p"})
+    env = {"LRS_USERNAME": "u", "LRS_PASSWORD": "p", "MOODLE_TOKEN": "t"}  # Moodle messages too
+    opened = compose.open_parts(settings, env=env)
     try:
         with caplog.at_level("INFO", logger="skillrelay"):
             run = compose.outbox_worker(opened, settings)
@@ -242,3 +243,19 @@ def test_the_budget_and_the_lease_are_service_options(
     for bad in ("soon", "0", "-1h"):
         with pytest.raises(argparse.ArgumentTypeError):
             options.span(bad)
+
+
+def test_a_message_channel_without_its_secret_stops_the_start_naming_it(store_url: str) -> None:
+    parser = argparse.ArgumentParser()
+    options.add_common(parser)
+    given = ["--manifest", str(EXAMPLE_MANIFEST), "--database", store_url, "--jira-dry-run"]
+    settings = options.settings(parser.parse_args(given))
+    opened = compose.open_parts(settings, env={"LRS_USERNAME": "u", "LRS_PASSWORD": "p"})
+    try:
+        with pytest.raises(ConfigError) as caught:
+            compose.outbox_worker(opened, settings)
+    finally:
+        opened.store.close()
+    assert "sources[moodle].token_env: environment variable MOODLE_TOKEN is not set" in str(
+        caught.value
+    )

@@ -19,7 +19,7 @@ from plugin.manifest import Manifest, load_manifest
 from plugin.settings import database_url, manifest_path
 from plugin.store import Store
 from plugin.store.group_commit import GroupCommit
-from webhooks import errors, health, inbox_health, jira, openapi, xapi
+from webhooks import errors, health, inbox_health, jira, openapi, unsubscribe, xapi
 from webhooks.config import DEFAULTS, receivers
 from webhooks.metrics import Metrics
 from webhooks.services import EXTENSION, Services
@@ -70,7 +70,7 @@ def create_app(
         inbox_stuck_seconds=float(app.config["INBOX_STUCK_SECONDS"]),
         inbox_failed_limit=int(app.config["INBOX_FAILED_LIMIT"]),
     )
-    for blueprint in (jira.bp, xapi.bp, health.bp, openapi.bp):
+    for blueprint in (jira.bp, xapi.bp, health.bp, openapi.bp, unsubscribe.bp):
         app.register_blueprint(blueprint)
     errors.register(app)
     _time_requests(app, metrics)

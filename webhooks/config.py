@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "INBOX_FAILED_LIMIT": 10,  # ... when this many events received in that window failed
     "MANIFEST": None,  # manifest path, when create_app is not given one
     "DATABASE_URL": None,  # database URL, when create_app is not given a store
+    "UNSUBSCRIBE_SECRET": None,  # signs the unsubscribe links in messages (off when unset)
 }
 UNSIGNED_HINT = "set it, or SKILLRELAY_ALLOW_UNSIGNED=true to accept unsigned requests (demos)"
 # An HMAC key or shared token this short can be guessed offline from one captured delivery

@@ -101,7 +101,7 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
 
 
-class _People:
+class PeopleCache:
     """Person refs to manifest ids, each distinct ref looked up once."""
 
     def __init__(self, manifest: Manifest, store: Store) -> None:
@@ -128,7 +128,7 @@ class _People:
 
 
 def read_activity(store: Store, manifest: Manifest) -> Activity:
-    people = _People(manifest, store)
+    people = PeopleCache(manifest, store)
     modules = manifest.modules_by_key
     activity = Activity()
     tickets: dict[str, _Ticket] = {}
@@ -146,7 +146,7 @@ def read_activity(store: Store, manifest: Manifest) -> Activity:
 
 
 def _learned(
-    payload: Mapping[str, Any], modules: Mapping[str, Any], people: _People, activity: Activity
+    payload: Mapping[str, Any], modules: Mapping[str, Any], people: PeopleCache, activity: Activity
 ) -> None:
     found = modules.get(payload.get("module"))  # type: ignore[arg-type]
     at = _time(payload.get("at"))
@@ -166,7 +166,7 @@ def _learned(
 
 
 class _Moves:
-    def __init__(self, manifest: Manifest, people: _People) -> None:
+    def __init__(self, manifest: Manifest, people: PeopleCache) -> None:
         self.matcher = SkillMatcher(manifest)
         self.people = people
         self.done = manifest.rules.done_status_category

@@ -23,6 +23,7 @@ from flask import Flask, Response, request
 
 from plugin.errors import SkillrelayError
 from plugin.manifest import Manifest, load_manifest
+from plugin.notify.service import scheduler_for
 from plugin.outbox_pacing import duration
 from plugin.outbox_worker import BACKOFF_BASE, RETRY_BUDGET, OutboxWorker, exponential_backoff
 from plugin.pipeline import Pipeline, PipelineStats
@@ -60,6 +61,7 @@ class Settings:
     retry_budget: float = RETRY_BUDGET.total_seconds()  # seconds an effect may keep failing
     grace: float = 10.0  # seconds a shutdown may take
     jira_dry_run: bool = False  # log Jira's effects instead of writing them
+    notify_every: float = 60.0  # seconds between notification planning ticks
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,9 @@ def worker_loops(
             "pipeline", decide, interval=settings.poll, stop=stop, spacing=PIPELINE_SPACING
         )
         loops.insert(0, pipeline_loop)
+        planner = notify_loop(opened, settings, stop, outbox_loop)
+        if planner is not None:
+            loops.append(planner)
         log.info(
             "pipeline: worker %s, batches of %d, every %g s and when woken",
             settings.worker_id,
@@ -131,6 +136,40 @@ def worker_loops(
             settings.poll,
         )
     return loops, pipeline_loop
+
+
+def notify_loop(
+    opened: Opened, settings: Settings, stop: threading.Event, outbox_loop: Loop | None
+) -> Loop | None:
+    """Plan notifications every `notify_every` seconds (one planner at a time on PostgreSQL)."""
+    scheduler = scheduler_for(
+        opened.store,
+        opened.manifest,
+        settings.manifest_file,
+        opened.secrets,
+        opened.env,
+        jira_dry_run=settings.jira_dry_run,
+    )
+    if scheduler is None:
+        return None
+
+    def tick() -> bool:
+        stats = scheduler.tick()
+        if stats.planned or stats.sent or stats.digested or stats.dropped:
+            log.info(
+                "notify: %d planned, %d sent, %d digested, %d dropped, %d waiting",
+                stats.planned,
+                stats.sent,
+                stats.digested,
+                stats.dropped,
+                stats.held,
+            )
+        if stats.sent and outbox_loop is not None:
+            outbox_loop.wake()
+        return False
+
+    log.info("notify: planning every %g s", settings.notify_every)
+    return Loop("notify", tick, interval=settings.notify_every, stop=stop)
 
 
 def outbox_worker(opened: Opened, settings: Settings) -> OutboxWorker:

@@ -18,9 +18,13 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 
 from connectors.delivery import DELIVERY_POLICY, JiraSender, LrsSender, render
+from connectors.notify_chat import ChatWebhookSender
+from connectors.notify_email import EmailSender
+from connectors.notify_moodle import MoodleMessageSender
 from plugin.effects import Effect, EffectSender
 from plugin.errors import ConfigError, Problem
 from plugin.manifest import Manifest
+from plugin.manifest.notifications import ChatChannel, EmailChannel, MoodleMessageChannel
 from plugin.pipeline import Pipeline
 from plugin.ports import Batch, EventSource
 from plugin.runtime import Secrets, build_sources, jira_client, lrs_client
@@ -89,7 +93,47 @@ def senders(
     if manifest.xapi is not None:
         found["lrs"] = LrsSender(lrs_client(manifest, secrets, policy=DELIVERY_POLICY))
         lines.append(f"lrs {manifest.xapi.endpoint}")
+    message_senders(manifest, secrets, found, lines)
     return found, lines
+
+
+def message_senders(
+    manifest: Manifest, secrets: Secrets, found: dict[str, EffectSender], lines: list[str]
+) -> None:
+    """The channels learners' and managers' messages go out on (Jira mentions are comments,
+    delivered by the Jira sender)."""
+    for i, channel in enumerate(manifest.notifications.channels):
+        where = f"notifications.channels[{i}]"
+        if isinstance(channel, EmailChannel):
+            smtp = channel.smtp
+            user = (
+                secrets.get(smtp.username_env, f"{where}.smtp.username_env")
+                if smtp.username_env
+                else None
+            )
+            password = (
+                secrets.get(smtp.password_env, f"{where}.smtp.password_env")
+                if smtp.password_env
+                else None
+            )
+            found["email"] = EmailSender(
+                smtp.host,
+                smtp.port,
+                from_address=smtp.sender,
+                from_name=manifest.organisation.name,
+                security=smtp.security,
+                username=user,
+                password=password,
+            )
+            lines.append(f"email {smtp.host}:{smtp.port} ({smtp.security})")
+        elif isinstance(channel, ChatChannel):
+            found["chat"] = ChatWebhookSender(secrets.get(channel.url_env, f"{where}.url_env"))
+            lines.append("chat webhook")
+        elif isinstance(channel, MoodleMessageChannel) and manifest.moodle is not None:
+            src = manifest.moodle
+            token = secrets.get(src.token_env, f"sources[{src.id}].token_env")
+            found["moodle"] = MoodleMessageSender(src.url, token)
+            lines.append(f"moodle messages {src.url}")
 
 
 def sync_sources(manifest: Manifest, secrets: Secrets, env: Mapping[str, str]) -> list[EventSource]:

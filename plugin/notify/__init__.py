@@ -1,0 +1,1 @@
+"""Learner and manager support messages: when to send them, and their words."""

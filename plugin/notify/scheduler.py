@@ -1,0 +1,292 @@
+"""One planning tick: read new triggers, fold what did not fit into digests, decide every
+pending message against the budget, and queue what is sent as outbox effects.
+
+A tick is one transaction under the planner lock, so several workers on PostgreSQL plan one
+at a time and a message is queued once: its outbox key is `notify:<notice key>:<channel>`,
+and the notice is marked sent in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, text
+
+from plugin.manifest import Manifest
+from plugin.manifest.people import Person
+from plugin.notify import budget
+from plugin.notify.triggers import award_triggers, completion_triggers, overdue_triggers
+from plugin.notify.unsubscribe import link
+from plugin.notify.words import KINDS, Words
+from plugin.report.facts import PeopleCache
+from plugin.store import Store
+from plugin.store.base import utc_now
+from plugin.store.notices import NewNotice, Notice
+
+PLANNER_LOCK = 0x736B6C6E6F74  # another constant than the decider's: planning never waits on it
+CHANNEL_TARGET = {
+    "email": ("email", "send"),
+    "chat": ("chat", "post"),
+    "moodle_message": ("moodle", "message"),
+    "jira_comment": ("jira", "mention"),
+}
+Suggest = Callable[[str, str], list[dict[str, str]]]  # (skill id, person) -> open tickets
+
+
+@dataclass
+class TickStats:
+    planned: int = 0
+    sent: int = 0
+    digested: int = 0
+    dropped: int = 0
+    held: int = 0
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where the unsubscribe link points and the key that signs it (None: no link)."""
+
+    public_url: str | None = None
+    secret: bytes | None = None
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Store,
+        manifest: Manifest,
+        words: Words,
+        *,
+        suggest: Suggest | None = None,
+        links: Links = Links(),
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.store, self.manifest, self.words = store, manifest, words
+        self.suggest, self.links, self.clock = suggest, links, clock
+        people = manifest.people_by_id
+        self.resolve = _resolver(store, manifest)
+        self.zones = {p.id: ZoneInfo(p.timezone) for p in people.values() if p.timezone}
+        self.default_zone = manifest.organisation.zone
+
+    def tick(self) -> TickStats:
+        stats = TickStats()
+        now = self.clock()
+        with self.store.transaction() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PLANNER_LOCK})
+            new: list[NewNotice] = [
+                *award_triggers(self.store, self.manifest, conn, now),
+                *completion_triggers(self.store, self.manifest, conn, self.resolve, now),
+                *overdue_triggers(self.store, self.manifest, conn, now),
+            ]
+            stats.planned = self.store.notices.add_many(new, conn=conn)
+            self._digests(conn, now)
+            pending = self._with_tickets(self.store.notices.pending(now, conn=conn), conn, stats)
+            verdicts = budget.decide(
+                [budget.Pending(n.id, n.person_id, n.kind, n.due_at) for n in pending],
+                self.store.notices.sent_since(now - budget.WEEK, conn=conn),
+                now,
+                self._rules(conn),
+            )
+            by_id = {n.id: n for n in pending}
+            for verdict in verdicts:
+                self._apply(by_id[verdict.id], verdict, conn, now, stats)
+        return stats
+
+    def _with_tickets(
+        self, pending: list[Notice], conn: Connection, stats: TickStats
+    ) -> list[Notice]:
+        """ "Apply it now" is only worth a message with open tickets in it: they are looked up
+        before the budget is spent (one search each), and the suggestion is dropped without."""
+        kept = []
+        for notice in pending:
+            if notice.kind != "apply_suggestion" or "tickets" in notice.variables:
+                kept.append(notice)
+                continue
+            skill = notice.variables.get("skill", "")
+            tickets = self.suggest(skill, notice.person_id) if self.suggest else None
+            if tickets:
+                variables = {**notice.variables, "tickets": tickets}
+                self.store.notices.mark([notice.id], variables=variables, conn=conn)
+                kept.append(replace(notice, variables=variables))
+                continue
+            why = (
+                "no Jira search to find open tickets with"
+                if self.suggest is None
+                else f"no open ticket shows {notice.variables.get('skill_name', skill)}"
+            )
+            self.store.notices.mark([notice.id], status="dropped", reason=why, conn=conn)
+            stats.dropped += 1
+        return kept
+
+    def _rules(self, conn: Connection) -> budget.Rules:
+        settings = self.manifest.notifications.budget
+        quiet = settings.quiet_hours
+        opted: dict[str, set[str]] = {
+            p: set(k) for p, k in self.manifest.notifications.opt_out.items()
+        }
+        for person, kinds in self.store.optouts.all(conn=conn).items():
+            opted.setdefault(person, set()).update(kinds)
+        return budget.Rules(
+            per_day=settings.per_person_per_day,
+            per_week=settings.per_person_per_week,
+            quiet=(time.fromisoformat(quiet.start), time.fromisoformat(quiet.end))
+            if quiet
+            else None,
+            zones=self.zones,
+            default_zone=self.default_zone,
+            opted_out={p: frozenset(k) for p, k in opted.items()},
+        )
+
+    def _apply(
+        self,
+        notice: Notice,
+        verdict: budget.Verdict,
+        conn: Connection,
+        now: datetime,
+        stats: TickStats,
+    ) -> None:
+        notices = self.store.notices
+        if verdict.outcome == "hold":
+            stats.held += 1
+            if notice.reason != verdict.reason:
+                notices.mark([notice.id], reason=verdict.reason, conn=conn)
+            return
+        if verdict.outcome == "drop":
+            stats.dropped += 1
+            notices.mark([notice.id], status="dropped", reason=verdict.reason, conn=conn)
+            return
+        if verdict.outcome == "digest":
+            stats.digested += 1
+            notices.mark([notice.id], status="digested", reason=verdict.reason, conn=conn)
+            return
+        why = self._send(notice, conn, now)
+        if why is None:
+            stats.sent += 1
+        else:
+            stats.dropped += 1
+            notices.mark([notice.id], status="dropped", reason=why, conn=conn)
+
+    def _send(self, notice: Notice, conn: Connection, now: datetime) -> str | None:
+        """Queue the message on the first channel that reaches the person; the reason it
+        cannot be sent otherwise."""
+        person = self.manifest.people_by_id.get(notice.person_id)
+        if person is None:
+            return f"{notice.person_id} is no longer in the manifest"
+        variables = dict(notice.variables)
+        channel = next(
+            (
+                c.type
+                for c in self.manifest.notifications.channels_for(notice.kind)
+                if _reaches(c.type, person, variables)
+            ),
+            None,
+        )
+        if channel is None:
+            return f"no channel reaches {person.id} for {notice.kind}"
+        lang = person.locale or "en"
+        rendered = self.words.render(
+            notice.kind, lang, self._variables(notice, person, variables), fallback=True
+        )
+        target, action = CHANNEL_TARGET[channel]
+        payload = {
+            "person": person.id,
+            "kind": notice.kind,
+            "lang": lang,
+            "subject": rendered.subject,
+            "text": rendered.text,
+            "html": rendered.html,
+            "to": {
+                "name": person.name,
+                "email": person.email,
+                "jira_account_id": person.jira_account_id,
+                "jira_username": None,
+                "moodle_user_id": person.moodle_user_id,
+            },
+            "ticket": variables.get("ticket"),
+            "links": _links(variables),
+            "unsubscribe_url": self._unsubscribe(person.id, notice.kind),
+        }
+        key = f"notify:{notice.key}:{channel}"
+        self.store.outbox.enqueue_many([(key, target, action, payload)], conn=conn)
+        self.store.notices.mark(
+            [notice.id],
+            status="sent",
+            channel=channel,
+            sent_at=now,
+            reason="within the budget",
+            variables=variables,
+            conn=conn,
+        )
+        return None
+
+    def _variables(
+        self, notice: Notice, person: Person, variables: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        found = {
+            **variables,
+            "person_name": person.name,
+            "org_name": self.manifest.organisation.name,
+            "unsubscribe_url": self._unsubscribe(person.id, notice.kind),
+        }
+        if "manager" in variables:
+            found["manager_name"] = person.name
+            verb = "awards approve" if notice.kind == "approval_needed" else "checkins done"
+            found["command"] = f"skillrelay {verb} {variables['award_id']} --by {person.id}"
+        allowed = KINDS.get(notice.kind, frozenset())
+        return {k: v for k, v in found.items() if k in allowed}
+
+    def _unsubscribe(self, person: str, kind: str) -> str | None:
+        if not self.links.public_url or not self.links.secret or kind in budget.NEVER_OPTIONAL:
+            return None
+        return link(self.links.public_url, self.links.secret, person, kind)
+
+    def _digests(self, conn: Connection, now: datetime) -> None:
+        """Fold each person's digested messages into one digest message."""
+        for person_id, items in self.store.notices.folded(conn=conn).items():
+            person = self.manifest.people_by_id.get(person_id)
+            if person is None:
+                continue
+            lang = person.locale or "en"
+            rendered = []
+            for item in items:
+                r = self.words.render(
+                    item.kind, lang, self._variables(item, person, item.variables), fallback=True
+                )
+                # The greeting and the sign-off once, around the digest, not around each item.
+                middle = r.text.split("\n\n")[1:-1]
+                rendered.append({"subject": r.subject, "text": "\n\n".join(middle)})
+            key = f"digest:{person_id}:{items[0].id}"
+            self.store.notices.add_many(
+                [NewNotice(key, person_id, budget.DIGEST, now, {"items": rendered})], conn=conn
+            )
+            digest = self.store.notices.get_by_key(key, conn=conn)
+            assert digest is not None
+            self.store.notices.mark([i.id for i in items], digest_id=digest.id, conn=conn)
+
+
+def _reaches(channel: str, person: Person, variables: Mapping[str, Any]) -> bool:
+    if channel == "moodle_message":
+        return person.moodle_user_id is not None
+    if channel == "jira_comment":
+        return bool(variables.get("ticket")) and bool(person.jira_account_id)
+    return True  # e-mail (every person has one) and the team chat
+
+
+def _links(variables: Mapping[str, Any]) -> list[dict[str, str]]:
+    found = []
+    if variables.get("ticket_url"):
+        found.append({"text": str(variables.get("ticket")), "url": str(variables["ticket_url"])})
+    for ticket in variables.get("tickets") or ():
+        found.append(
+            {"text": f"{ticket['key']} {ticket.get('summary') or ''}".strip(), "url": ticket["url"]}
+        )
+    return found
+
+
+def _resolver(store: Store, manifest: Manifest) -> Callable[[Any], str | None]:
+    return PeopleCache(manifest, store)

@@ -1,0 +1,90 @@
+"""Several planners at once, and a planner that dies mid-tick: every message is queued once,
+nobody goes over the budget, and a crash leaves nothing half-planned."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from plugin.notify.scheduler import Scheduler
+from plugin.notify.words import Words
+from plugin.store import Store
+from tests.test_notify_scheduler import manifest_with
+from tests.test_pipeline_support import NOW, northwind
+
+BUDGET = {"per_person_per_day": 1, "per_person_per_week": 2}
+
+
+class Died(BaseException):
+    """Stands for the process being killed: nothing after it runs."""
+
+
+def test_planners_on_several_workers_queue_each_message_once(store_url: str) -> None:
+    with Store.open(store_url) as store:
+        northwind(store)
+    manifest = manifest_with(budget=BUDGET)
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            with Store.open(store_url) as mine:
+                for tick in range(4):
+                    at = NOW + timedelta(hours=1, days=tick * 3, minutes=n)
+                    Scheduler(mine, manifest, Words(), clock=lambda at=at: at).tick()
+        except BaseException as exc:  # surfaced below, with the worker that raised it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    with Store.open(store_url) as store:
+        notices = store.notices.list(limit=1000)
+        effects = [
+            i for i in store.outbox.list(limit=1000) if i.idempotency_key.startswith("notify:")
+        ]
+    sent = [n for n in notices if n.status == "sent"]
+    assert len(effects) == len(sent)  # one outbox effect per sent message, none twice
+    assert len({e.idempotency_key for e in effects}) == len(effects)
+    assert Counter(n.key for n in notices).most_common(1)[0][1] == 1
+    for person in {n.person_id for n in sent}:
+        times = sorted(n.sent_at for n in sent if n.person_id == person and n.sent_at)
+        for at in times:
+            assert sum(1 for t in times if at - timedelta(days=1) < t <= at) <= 1
+            assert sum(1 for t in times if at - timedelta(days=7) < t <= at) <= 2
+
+
+def test_a_planner_killed_mid_tick_leaves_nothing_half_done(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    northwind(store)
+    manifest = manifest_with(budget={"per_person_per_day": 5, "per_person_per_week": 10})
+    calls = {"n": 0}
+    enqueue = store.outbox.enqueue_many
+
+    def dies_on_the_second(*args: object, **kwargs: object) -> int:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise Died
+        return enqueue(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store.outbox, "enqueue_many", dies_on_the_second)
+    at = NOW + timedelta(hours=1)
+    with pytest.raises(Died):
+        Scheduler(store, manifest, Words(), clock=lambda: at).tick()
+    # The whole tick rolled back: no notice, no effect, the cursors where they were.
+    assert store.notices.list() == []
+    assert [
+        i for i in store.outbox.list(limit=100) if i.idempotency_key.startswith("notify:")
+    ] == []
+    monkeypatch.setattr(store.outbox, "enqueue_many", enqueue)
+    stats = Scheduler(store, manifest, Words(), clock=lambda: at).tick()
+    assert stats.planned == 9 and stats.sent > 0
+    sent = [n for n in store.notices.list() if n.status == "sent"]
+    effects = [i for i in store.outbox.list(limit=100) if i.idempotency_key.startswith("notify:")]
+    assert len(effects) == len(sent)
