@@ -1,8 +1,9 @@
-"""The xAPI LRS connector: read completions from an LRS, write statements back to it.
+"""The xAPI LRS connector: read completions and progress from an LRS, write statements back to it.
 
 - `xapi_client`: `LrsClient` (Statement resource, paging, batches, conflicts).
 - `xapi_models`: lenient statement models and actor keys (`PersonRef.id` of xAPI people).
-- `xapi_source`: `XapiSource`, the `EventSource` of module completions, and its cursor.
+- `xapi_source`: `XapiSource`, the `EventSource` of module completions and progress, and its
+  cursor.
 - `xapi_statements`: the "performed" / "earned" / voiding statements and `statement_id()`.
 
 Import from here; the split is only to keep each module small.
@@ -26,11 +27,18 @@ from connectors.xapi_models import (
     person_ref,
 )
 from connectors.xapi_source import (
+    PROGRESS_VERBS,
     STREAM,
+    VERB_ATTEMPTED,
     VERB_COMPLETED,
     VERB_FAILED,
+    VERB_INITIALIZED,
+    VERB_LAUNCHED,
     VERB_PASSED,
+    VERB_PROGRESSED,
+    VERB_RESUMED,
     VERB_UNCOMPLETED,
+    VERB_VIEWED,
     XapiSource,
     completion_state,
 )
@@ -47,15 +55,22 @@ from connectors.xapi_statements import (
 )
 
 __all__ = [
+    "PROGRESS_VERBS",
     "SERVICE",
     "STATEMENT_NAMESPACE",
     "STREAM",
+    "VERB_ATTEMPTED",
     "VERB_COMPLETED",
     "VERB_EARNED",
     "VERB_FAILED",
+    "VERB_INITIALIZED",
+    "VERB_LAUNCHED",
     "VERB_PASSED",
     "VERB_PERFORMED",
+    "VERB_PROGRESSED",
+    "VERB_RESUMED",
     "VERB_UNCOMPLETED",
+    "VERB_VIEWED",
     "VERB_VOIDED",
     "XAPI_VERSIONS",
     "Actor",

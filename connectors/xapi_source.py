@@ -1,4 +1,5 @@
-"""Module completions from an LRS, as an `EventSource` (`name = "xapi"`, stream `statements`).
+"""Module completions and progress from an LRS, as an `EventSource` (`name = "xapi"`, stream
+`statements`).
 
 Completions are recognised as Moodle's Logstore xAPI plugin emits them, plus the ADL verbs:
 
@@ -8,6 +9,17 @@ Completions are recognised as Moodle's Logstore xAPI plugin emits them, plus the
     passed / failed                             PASSED / FAILED
     voided, object a StatementRef to one of     INCOMPLETE for that person and module
     the completions above
+
+Statements saying a learner started or worked on a module become `Progress` events (the
+signal for "started, not finished yet" reminders; nothing decides them):
+
+    http://adlnet.gov/expapi/verbs/attempted | launched | initialized | progressed | resumed
+        (the ADL verbs; cmi5 sends launched and initialized with these same IRIs)
+    http://id.tincanapi.com/verb/viewed (Logstore xAPI's `course_module_viewed`, with the
+        course module's IRI as the object, as in its completions)
+
+A statement is a completion or a progress signal, never both: `completed` (even one whose
+result.completion is false), `passed` and `failed` are only ever read as completions.
 
 The object's activity IRI is mapped to a module id by a plain mapping (built from the
 manifest by the composition root); statements about other activities, other verbs, or
@@ -48,7 +60,7 @@ from connectors.xapi_cursor import (
     read_source_cursor,
 )
 from connectors.xapi_models import VERB_VOIDED, Statement, as_utc, person_ref
-from plugin.domain import Completion, CompletionState, PersonRef
+from plugin.domain import Completion, CompletionState, PersonRef, Progress, ProgressVerb
 from plugin.ports import Batch, Event
 
 log = logging.getLogger("skillrelay.xapi")
@@ -59,6 +71,21 @@ VERB_COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
 VERB_PASSED = "http://adlnet.gov/expapi/verbs/passed"
 VERB_FAILED = "http://adlnet.gov/expapi/verbs/failed"
 VERB_UNCOMPLETED = "https://xapi.edlm/profiles/edlm-lms/concepts/verbs/uncompleted"
+VERB_ATTEMPTED = "http://adlnet.gov/expapi/verbs/attempted"
+VERB_LAUNCHED = "http://adlnet.gov/expapi/verbs/launched"
+VERB_INITIALIZED = "http://adlnet.gov/expapi/verbs/initialized"
+VERB_PROGRESSED = "http://adlnet.gov/expapi/verbs/progressed"
+VERB_RESUMED = "http://adlnet.gov/expapi/verbs/resumed"
+VERB_VIEWED = "http://id.tincanapi.com/verb/viewed"
+# Verb IRI -> Progress.verb: a learner started or worked on a module.
+PROGRESS_VERBS: dict[str, ProgressVerb] = {
+    VERB_ATTEMPTED: "attempted",
+    VERB_LAUNCHED: "launched",
+    VERB_INITIALIZED: "initialized",
+    VERB_PROGRESSED: "progressed",
+    VERB_RESUMED: "resumed",
+    VERB_VIEWED: "viewed",
+}
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DONE = frozenset({CompletionState.COMPLETE, CompletionState.PASSED, CompletionState.FAILED})
@@ -93,6 +120,25 @@ def completion_of(
     state = completion_state(statement)
     if state is None:
         return "ignored_verb"
+    found = _subject(statement, modules)
+    return found if isinstance(found, str) else (*found, state)
+
+
+def progress_of(
+    statement: Statement, modules: Mapping[str, str]
+) -> tuple[PersonRef, str, ProgressVerb] | str:
+    """The (person, module, verb) of a statement saying a learner started or worked on a
+    module, or why it says none (ignored_verb, ignored_activity, ignored_actor), by the same
+    rules as `completion_of`. Completions are never progress: their verbs are not read here."""
+    verb = PROGRESS_VERBS.get(statement.verb.id)
+    if verb is None:
+        return "ignored_verb"
+    found = _subject(statement, modules)
+    return found if isinstance(found, str) else (*found, verb)
+
+
+def _subject(statement: Statement, modules: Mapping[str, str]) -> tuple[PersonRef, str] | str:
+    """The person and the module a statement is about, or why it is about none."""
     module = None
     if statement.object.object_type == "Activity" and statement.object.id:
         module = modules.get(statement.object.id)
@@ -101,7 +147,7 @@ def completion_of(
     person = person_ref(statement.actor)
     if person is None or statement.actor.object_type != "Agent":
         return "ignored_actor"
-    return person, module, state
+    return person, module
 
 
 def completion_event(
@@ -114,6 +160,19 @@ def completion_event(
         return None
     return Completion(
         source="xapi", natural_key=statement.id, person=person, module=module, state=state, at=at
+    )
+
+
+def progress_event(
+    statement: Statement, person: PersonRef, module: str, verb: ProgressVerb
+) -> Progress | None:
+    """The inbox event for a progress statement (as `completion_event`: the statement id is
+    the natural key, `at` its timestamp, else stored; None when it has neither)."""
+    at = statement.timestamp or statement.stored
+    if at is None:
+        return None
+    return Progress(
+        source="xapi", natural_key=statement.id, person=person, module=module, verb=verb, at=at
     )
 
 
@@ -242,16 +301,21 @@ class XapiSource:
         for statement, payload in sorted(
             zip(page.statements, page.raw, strict=True), key=lambda pair: self._order(pair[0])
         ):
+            event: Completion | Progress | None
             found = self._completion(statement, completions)
-            if found is None:
-                continue
-            event = completion_event(statement, *found)
+            if found is not None:
+                event, counter = completion_event(statement, *found), "completions"
+            else:
+                progress = self._progress(statement)
+                if progress is None:
+                    continue
+                event, counter = progress_event(statement, *progress), "progress"
             if event is None:
                 errors.append(f"statement {statement.id}: neither timestamp nor stored")
                 continue
             events.append(event)
             raw.append(payload)
-            self.counts["completions"] += 1
+            self.counts[counter] += 1
         return events, raw, errors
 
     def _completion(
@@ -269,11 +333,21 @@ class XapiSource:
             return known[0], known[1], CompletionState.INCOMPLETE
         found = self._mapped(statement)
         if isinstance(found, str):
-            self.counts[found] += 1
+            if found != "ignored_verb" or statement.verb.id not in PROGRESS_VERBS:
+                self.counts[found] += 1  # a progress verb is counted by `_progress`
             return None
         person, module, state = found
         if state in DONE:
             completions[statement.id] = (person, module)
+        return found
+
+    def _progress(self, statement: Statement) -> tuple[PersonRef, str, ProgressVerb] | None:
+        if statement.verb.id not in PROGRESS_VERBS:
+            return None
+        found = progress_of(statement, self.modules)
+        if isinstance(found, str):
+            self.counts[found] += 1
+            return None
         return found
 
     def _mapped(self, statement: Statement) -> tuple[PersonRef, str, CompletionState] | str:

@@ -70,6 +70,23 @@ class Completion(Frozen):
     at: datetime
 
 
+ProgressVerb = Literal["attempted", "launched", "initialized", "progressed", "viewed", "resumed"]
+
+
+class Progress(Frozen):
+    """A learner started or worked on a module without finishing it (an xAPI `launched`,
+    `viewed`...). A signal for reminders only: the pipeline marks it processed without
+    deciding, and no engine, replay or report reads it."""
+
+    kind: Literal["progress"] = "progress"
+    source: Literal["xapi", "moodle"]
+    natural_key: str  # unique per source: the statement id
+    person: PersonRef
+    module: str  # as Completion.module: "moodle:cm:<cmid>" or an xAPI activity IRI
+    verb: ProgressVerb  # the verb's short name
+    at: datetime
+
+
 class Ticket(Frozen):
     """The fields of a Jira issue the engine reads."""
 

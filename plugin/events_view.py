@@ -16,15 +16,17 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from plugin.domain import Completion, PersonRef, TicketTransition
+from plugin.domain import Completion, PersonRef, Progress, TicketTransition
 from plugin.engine import IdentityResolver, SkillMatcher
 from plugin.engine.facts import ticket_of
 from plugin.manifest import Manifest
 from plugin.store import InboxItem
 from plugin.times import shown
 
-EVENT_KINDS = ("completion", "ticket")  # delivery markers record a webhook call, no event
-_EVENT: TypeAdapter[Completion | TicketTransition] = TypeAdapter(Completion | TicketTransition)
+# Delivery markers record a webhook call, no event; progress is shown, though never decided.
+EVENT_KINDS = ("completion", "ticket", "progress")
+Shown = Completion | TicketTransition | Progress
+_EVENT: TypeAdapter[Shown] = TypeAdapter(Shown)
 # Jira's names for its status categories (statusCategory.name).
 CATEGORY_NAMES = {"new": "To Do", "indeterminate": "In Progress", "done": "Done"}
 SAME_CHANGE = timedelta(minutes=1)  # a webhook fires a moment after the change it reports
@@ -47,7 +49,7 @@ class EventRow:
     person_ref: str  # how the source names them
     skills: tuple[str, ...]
     what: str  # terse, stable for scripts: "PAY-1 new -> done", "passed <module>"
-    happened: str  # in words: "PAY-1 In Progress → Done", "passed 'Module title'"
+    happened: str  # in words: "PAY-1 In Progress → Done", "started 'Module title' (viewed)"
     from_status: str | None
     to_status: str | None
     natural_key: str
@@ -57,7 +59,7 @@ class EventRow:
         return asdict(self)
 
 
-def read(item: InboxItem) -> Completion | TicketTransition | None:
+def read(item: InboxItem) -> Shown | None:
     try:
         return _EVENT.validate_python(item.payload)
     except ValidationError:
@@ -152,14 +154,18 @@ class EventViewer:
         skills: tuple[str, ...]
         ref: PersonRef | None
         before = after = None
-        if isinstance(event, Completion):
+        if isinstance(event, Completion | Progress):
             found = self.manifest.modules_by_key.get(event.module)
             skills = (found[0].id,) if found else ()
             module = found[1].id if found else event.module
             title = f"'{found[1].title}'" if found else event.module
             ref = event.person
-            what = f"{event.state.value} {module}"
-            happened = f"{VERBS.get(event.state.value, event.state.value)} {title}"
+            if isinstance(event, Progress):
+                what = f"{event.verb} {module}"
+                happened = f"started {title} ({event.verb})"
+            else:
+                what = f"{event.state.value} {module}"
+                happened = f"{VERBS.get(event.state.value, event.state.value)} {title}"
         else:
             ticket = event.ticket
             skills = tuple(sorted(self.matcher.shown(ticket_of(ticket))))

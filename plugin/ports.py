@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from plugin.domain import Completion, TicketTransition
+from plugin.domain import Completion, Progress, TicketTransition
 
-Event = Completion | TicketTransition
+Event = Completion | TicketTransition | Progress  # what sources and receivers store
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from plugin.engine import Engine
 from plugin.manifest import Manifest
 from plugin.store import Store
 
+# The kinds the engine decides; "delivery" markers and "progress" signals are never read here.
 EVENT_KINDS = ("completion", "ticket")
 
 

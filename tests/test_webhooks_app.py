@@ -445,9 +445,11 @@ def test_forwarded_statements_become_completions(stored_client: FlaskClient, sto
     statements = [json.loads((LOGSTORE / f"{n}.json").read_text()) for n in names]
     response = stored_client.post("/webhooks/xapi", data=json.dumps(statements), headers=basic())
     assert response.status_code == 200
-    assert response.json == {"status": "stored", "events": 7, "duplicates": 0, "ignored": 2}
+    assert response.json == {"status": "stored", "events": 8, "duplicates": 0, "ignored": 1}
     items = {i.natural_key: i for i in store.inbox.list(source="xapi")}
-    assert {i.kind for i in items.values()} == {"completion"}
+    assert {i.kind for i in items.values()} == {"completion", "progress"}
+    viewed = items.pop("6b3c3a1e-0f5c-4a53-9f0e-0c1b2a3d4e07")  # progress: test_progress_xapi
+    assert (viewed.kind, viewed.payload["verb"]) == ("progress", "viewed")
     states = {key: item.payload["state"] for key, item in items.items()}
     prefix = "6b3c3a1e-0f5c-4a53-9f0e-0c1b2a3d4e0"
     assert states == {

@@ -316,8 +316,9 @@ def _xapi_schemas() -> dict[str, Schema]:
     )
     statement["description"] = (
         "An xAPI statement. A completion (completed, passed, failed, uncompleted) of a "
-        "module's activity by an agent needs a timestamp or stored time; other statements "
-        "are acknowledged and ignored"
+        "module's activity by an agent needs a timestamp or stored time; progress on one "
+        "(attempted, launched, initialized, progressed, resumed, viewed) is stored too, and "
+        "ignored without a time; other statements are acknowledged and ignored"
     )
     return {
         "Statement": statement,

@@ -1,7 +1,9 @@
-"""Statements an LRS forwards, turned into Completion events. Pure: no I/O.
+"""Statements an LRS forwards, turned into Completion and Progress events. Pure: no I/O.
 
-The mapping is the xAPI sync's own (`completion_of`, `completion_event`), so a statement seen
-by both paths gives the same event under the same natural key (the statement id).
+The mapping is the xAPI sync's own (`completion_of`, `completion_event`, `progress_of`,
+`progress_event`), so a statement seen by both paths gives the same event under the same
+natural key (the statement id). A progress statement with neither timestamp nor stored is
+ignored (`ignored_time`) rather than refused: a body with a completion in it still gets in.
 A voiding statement counts when the statement it voids is in the same request; otherwise it
 is ignored here and left to the sync, which can look the voided statement up in the LRS.
 """
@@ -16,15 +18,21 @@ from typing import Any
 from pydantic import ValidationError
 
 from connectors.xapi_models import VERB_VOIDED, Statement
-from connectors.xapi_source import DONE, completion_event, completion_of
-from plugin.domain import Completion, CompletionState, PersonRef
+from connectors.xapi_source import (
+    DONE,
+    completion_event,
+    completion_of,
+    progress_event,
+    progress_of,
+)
+from plugin.domain import Completion, CompletionState, PersonRef, Progress
 from plugin.errors import PayloadError
 from webhooks.door import check_id
 
 
 @dataclass(frozen=True)
 class Parsed:
-    events: list[Completion]
+    events: list[Completion | Progress]
     raws: list[dict[str, Any]]
     ignored: Counter[str]
 
@@ -46,6 +54,18 @@ def parse_statements(data: Any, modules: Mapping[str, str]) -> Parsed:
     parsed = Parsed([], [], Counter())
     for statement, raw, name in zip(statements, raws, names, strict=True):
         found = _completion(statement, modules, done)
+        if found == "ignored_verb":
+            progress = progress_of(statement, modules)
+            if isinstance(progress, str):
+                parsed.ignored[progress] += 1
+                continue
+            signal = progress_event(statement, *progress)
+            if signal is None:
+                parsed.ignored["ignored_time"] += 1
+                continue
+            parsed.events.append(signal)
+            parsed.raws.append(raw)
+            continue
         if isinstance(found, str):
             parsed.ignored[found] += 1
             continue

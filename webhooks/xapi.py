@@ -4,9 +4,10 @@ Inbound trust only: the LRS signs in with the xAPI source's forward secret
 (`forward_secret_env`), as a bearer token or as the password of Basic auth (any user name,
 for LRSs that forward with Basic only). The credentials skillrelay itself reads the LRS with
 (`auth`) are outbound and never accepted here. Secrets are compared in constant time; a 401
-names both schemes in `WWW-Authenticate` (webhooks.errors). Completions go to the inbox
-under their statement id, like the xAPI sync's; other statements are acknowledged and
-counted as ignored, by reason.
+names both schemes in `WWW-Authenticate` (webhooks.errors). Completions, and progress on a
+module (launched, viewed... see connectors.xapi_source), go to the inbox under their
+statement id, like the xAPI sync's; other statements are acknowledged and counted as
+ignored, by reason.
 """
 
 from __future__ import annotations

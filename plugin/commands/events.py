@@ -27,7 +27,8 @@ from plugin.store import InboxItem, Store
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
-        "events", help="list completions and ticket transitions skillrelay has received"
+        "events",
+        help="list completions, progress on modules and ticket transitions skillrelay has received",
     )
     parser.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     parser.add_argument("--source", choices=SOURCE_NAMES)

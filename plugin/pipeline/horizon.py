@@ -32,7 +32,7 @@ log = logging.getLogger("skillrelay.pipeline")
 
 # Every kind the intake stores: a row of a kind not listed here is looked for again as a
 # gap until it expires, which is harmless.
-KINDS = ("completion", "ticket", "delivery")
+KINDS = ("completion", "ticket", "delivery", "progress")
 GAP_SECONDS = 120.0
 MAX_GAPS = 10_000  # a sequence that jumps further (a server crash skips ids) is not tracked
 CLUSTER = 64  # gaps closer than this are looked for with one range query

@@ -26,6 +26,9 @@ manifest changed between runs applies to every award (restart all workers togeth
 transaction that fails leaves events in the engine whose verdicts were not written, so the
 next `run_once` rebuilds the engine first, as at start.
 
+Delivery markers and progress signals (kind "progress": a learner started a module) are
+marked processed as they are claimed, without deciding: no engine reads them.
+
 An event that makes the transaction fail is set aside (`_decide_isolating`): marked failed
 with its reason in the transaction that decides the others, and skipped by every reader
 (the inbox shows its kind as "failed"), so no engine counts it.
@@ -70,6 +73,7 @@ from plugin.store.identities import Sighting
 log = logging.getLogger("skillrelay.pipeline")
 
 DELIVERY = "delivery"  # webhook delivery markers: nothing to decide
+PROGRESS = "progress"  # started / worked on a module: read by reminders, never decided
 START_RECHECK = 1000  # ids read again on the first catch-up: rows still committing at start
 BATCH_BACKLOG = 50_000  # inbox rows from the first undecided one: more, and a start loads all
 RELEARN_SECONDS = 60.0
@@ -86,6 +90,7 @@ class PipelineStats:
     claimed: int = 0  # inbox items this run leased
     processed: int = 0  # events decided and marked processed
     deliveries: int = 0  # delivery markers marked processed
+    progress: int = 0  # progress signals marked processed (nothing to decide)
     failed: int = 0  # unreadable items, marked failed with the reason
     caught_up: int = 0  # events read from the inbox log into the engine
     decisions: int = 0  # rows added to the decisions log
@@ -212,9 +217,13 @@ class Pipeline:
         stats.claimed = len(items)
         claimed: Claimed = []
         deliveries: list[int] = []
+        progress: list[int] = []
         for item in items:
             if item.kind == DELIVERY:
                 deliveries.append(item.id)
+                continue
+            if item.kind == PROGRESS:
+                progress.append(item.id)
                 continue
             event = (
                 read_event(item)
@@ -227,9 +236,9 @@ class Pipeline:
                 stats.failed += 1
             else:
                 claimed.append((item, event))
-        if deliveries:
-            self.store.inbox.mark_processed(deliveries)
-            stats.deliveries = len(deliveries)
+        if deliveries or progress:
+            self.store.inbox.mark_processed(deliveries + progress)
+            stats.deliveries, stats.progress = len(deliveries), len(progress)
         self._relearn = self._relearn or self._mapping_changed()
         if claimed or self._full or self._relearn:
             self._decide_isolating(claimed, stats)
