@@ -25,7 +25,7 @@ def test_demo_runs_the_whole_loop(tmp_path: Path, capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert took < 40, took
     assert "created at the latest schema" in out
-    assert f"the service pulled {len(LEARNING)} completions from the LRS" in out
+    assert f"the service pulled {len(LEARNING)} completions and 2 module views from the LRS" in out
     assert "PAY-418   In Progress -> Done (Done)       -> 200 duplicate, acknowledged" in out
     assert "approved by amara.okafor: ben.carter, sql-indexing in PAY-412" in out
 
@@ -74,6 +74,21 @@ def test_demo_runs_the_whole_loop(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "14 Jira deliveries posted, 1 duplicate(s) acknowledged" in out
     assert "awards: 2 approved, 1 revoked" in out
     assert "7 statements written to the LRS" in out
-    assert "9 Jira writes shown as a dry run" in out  # the revoked label comes off
+    # 9 award writes (the revoked label comes off) and 4 messages as mentions on tickets.
+    assert "13 Jira writes shown as a dry run" in out
+    assert "@Ben Carter Hi Ben Carter," in out  # the mention on his ticket
     assert "comment on PAY-412:" in out and "label PAY-418 +skill-applied:feature-flags" in out
     assert "problem" not in out
+    # Messages: within the budget, by Jira mention or e-mail to the local SMTP sink, in the
+    # person's language; a reminder for a module left, an invitation, a check-in prompt.
+    messages = out[out.index("messages ") :]
+    for line in (
+        "approval_needed    sent      1",
+        "checkin_prompt     sent      3",
+        "sprint_invitation  sent      3",
+        "stalled_reminder   sent      2",
+    ):
+        assert line in messages, line
+    assert "[en] amara.okafor@northwind.example: Your approval, please: Ben Carter applied" in out
+    assert "[ru] farah.haddad@northwind.example: Продолжим «Reading a query plan»?" in out
+    assert "[en] kofi.asante@northwind.example: Pick up where you left off" in out

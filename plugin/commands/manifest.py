@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from plugin import settings
+from plugin.errors import ConfigError, Problem
 from plugin.manifest import load_manifest, schema_text
+from plugin.notify.words import Words
 
 
 def register(sub: Any) -> None:
@@ -28,6 +31,7 @@ def register(sub: Any) -> None:
 def run_validate(args: argparse.Namespace) -> int:
     path = settings.manifest_path(args.path)
     manifest = load_manifest(path)  # ConfigError -> the CLI prints it and exits 2
+    template_problems(path)
     modules = sum(len(skill.modules) for skill in manifest.skills)
     counts = [
         (len(manifest.skills), "skill"),
@@ -40,6 +44,24 @@ def run_validate(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{n} {noun}{'' if n == 1 else 's'}" for n, noun in counts)
     print(f"{path}: ok — {summary}")
     return 0
+
+
+def template_problems(path: Path) -> None:
+    """Message templates next to the manifest (`templates/`), checked like the manifest:
+    each problem as file:line, exit 2."""
+    folder = path.parent / "templates"
+    if not folder.is_dir():
+        return
+    found = []
+    for line in Words(folder).problems():
+        where, _, message = line.partition(": ")
+        file, _, number = where.rpartition(":")
+        if number.isdigit():
+            found.append(Problem(file, int(number), "", message))
+        else:
+            found.append(Problem(where, None, "", message))
+    if found:
+        raise ConfigError(found)
 
 
 def run_schema(args: argparse.Namespace) -> int:

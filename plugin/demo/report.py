@@ -99,7 +99,13 @@ def run_loop(
     with Store.open(url) as store:
         synced = wait(lambda: len(store.inbox.list(source="xapi")) >= completions, TIMEOUT)
         found = len(store.inbox.list(source="xapi"))
-        say("sync", f"the service pulled {found} completions from the LRS into its inbox")
+        done = len(store.inbox.list(source="xapi", kind="completion"))
+        views = found - done
+        say(
+            "sync",
+            f"the service pulled {done} completions and {views} module views from the LRS "
+            "into its inbox",
+        )
         if not synced:
             report.fail(f"sync: {found} of {completions} completions after {TIMEOUT:g} s")
         say("jira", post_all(base, TICKETS, manifest, report))

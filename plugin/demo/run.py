@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connectors.local_lrs import RalphMissing, RalphServer, start_ralph
 from connectors.xapi import LrsClient
 from plugin.demo import service as demo_service
-from plugin.demo.report import LoopReport, run_loop
+from plugin.demo.messages import SmtpSink, summary
+from plugin.demo.report import LoopReport, idle, run_loop
 from plugin.demo.say import say
-from plugin.demo.statements import logstore_statement
+from plugin.demo.statements import Step, logstore_statement
 from plugin.demo.story import LEARNING
 from plugin.manifest import Manifest, load_manifest
 from plugin.settings import EXAMPLE_MANIFEST
+from plugin.store import Store
 from plugin.store.migrate import upgrade
 
 
@@ -74,21 +77,53 @@ def _with_lrs(
 ) -> int:
     say("lrs", f"a real Ralph LRS is running at {server.endpoint}")
     client = LrsClient(server.endpoint, auth=server.auth)
-    statements = [logstore_statement(manifest, step) for step in LEARNING]
+    statements = [logstore_statement(manifest, step) for step in [*LEARNING, *started_lately()]]
     client.send_statements(statements)
     say(
         "moodle",
         f"{len(statements)} completion statements written to the LRS, shaped as "
         "Moodle's Logstore xAPI plugin sends them",
     )
-    served = demo_service.demo_manifest(manifest_file, manifest, server.endpoint, workdir)
-    env = demo_service.service_env(manifest, server.auth)
-    with demo_service.captured() as log:
-        service = demo_service.start(served, url, env)
-        try:
-            report: LoopReport = run_loop(
-                load_manifest(served), url, service, client, log, len(statements)
-            )
-        finally:
-            service.shutdown()
+    sink = SmtpSink()
+    sink.start()
+    try:
+        served = demo_service.demo_manifest(
+            manifest_file, manifest, server.endpoint, workdir, smtp_port=sink.port
+        )
+        env = demo_service.service_env(manifest, server.auth)
+        with demo_service.captured() as log:
+            service = demo_service.start(served, url, env)
+            try:
+                report: LoopReport = run_loop(
+                    load_manifest(served), url, service, client, log, len(statements)
+                )
+                _messages(url, sink, report)
+            finally:
+                service.shutdown()
+    finally:
+        sink.stop()
     return 0 if report.ok else 1
+
+
+def started_lately() -> list[Step]:
+    """Two modules opened a few days ago and left: the planner's kind reminders pick them up
+    (one reads hers in Russian)."""
+    now = datetime.now(UTC)
+    return [
+        Step("kofi.asante", "flags-progressive-rollout", "view", now - timedelta(days=4)),
+        Step("farah.haddad", "sql-query-plans", "view", now - timedelta(days=5)),
+    ]
+
+
+def _messages(url: str, sink: SmtpSink, report: LoopReport) -> None:
+    """Wait for the planner's next ticks and the outbox, then show what people got."""
+    with Store.open(url) as store:
+
+        def settled() -> bool:
+            notices = store.notices.list(limit=10_000)
+            sent = sum(1 for n in notices if n.status == "sent" and n.channel == "email")
+            return bool(notices) and len(sink.caught) >= sent and idle(store)
+
+        if not demo_service.wait(settled, 20):
+            report.fail("messages: the e-mails were not all delivered in time")
+        say("messages", summary(store, sink))

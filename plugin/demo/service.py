@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,16 @@ SERVICE_LOG = "skillrelay.service"
 DRY_RUN = "jira dry run, not written: "
 
 
-def demo_manifest(source: Path, manifest: Manifest, lrs_endpoint: str, folder: Path) -> Path:
+RUSSIAN = ("elena.petrova", "farah.haddad")  # read their messages in Russian
+
+
+def demo_manifest(
+    source: Path, manifest: Manifest, lrs_endpoint: str, folder: Path, smtp_port: int | None = None
+) -> Path:
     """The manifest the demo's service runs on: its LRS is the local one, and Moodle (not
     reachable offline) is left out; each learner keeps the Logstore xAPI account Moodle
-    names them by, so their completions in the LRS still resolve to them."""
+    names them by, so their completions in the LRS still resolve to them. Messages that no
+    Jira mention carries go by e-mail to the demo's local SMTP sink."""
     yaml = YAML()
     data: Any = yaml.load(source.read_text())
     sources = data["sources"]
@@ -41,6 +48,24 @@ def demo_manifest(source: Path, manifest: Manifest, lrs_endpoint: str, folder: P
     channels = data.get("notifications", {}).get("channels", [])
     for gone in [c for c in channels if c.get("type") == "moodle_message"]:
         channels.remove(gone)
+    if smtp_port is not None:
+        smtp = {"host": "127.0.0.1", "port": smtp_port, "security": "none"}
+        channels.append({"type": "email", "smtp": {**smtp, "from": "skillrelay@northwind.example"}})
+        data["notifications"]["budget"] = {"per_person_per_day": 3, "per_person_per_week": 6}
+        for person in data["identities"]["people"]:
+            if person["id"] in RUSSIAN:
+                person["locale"] = "ru"
+        # A sprint that starts tomorrow, so its participants get their invitation today.
+        tomorrow = datetime.now(manifest.organisation.zone).date() + timedelta(days=1)
+        teams = [t.id for t in manifest.teams][:1]
+        data.setdefault("sprints", []).append(
+            {
+                "id": "demo-next",
+                "start": tomorrow,
+                "participants": teams,
+                "focus_skills": ["sql-indexing", "feature-flags"],
+            }
+        )
     if manifest.moodle is not None:
         home = str(manifest.moodle.url).rstrip("/")
         for person in data["identities"]["people"]:
@@ -111,7 +136,7 @@ def start(manifest_file: Path, database: str, env: Mapping[str, str]) -> Service
     """`serve --port 0 --poll 0.2 --id demo --jira-dry-run`, started in this process (no
     signal handlers: the demo stops it with `shutdown()`)."""
     settings = compose.Settings(
-        manifest_file, database, "demo", poll=0.2, grace=5.0, jira_dry_run=True
+        manifest_file, database, "demo", poll=0.2, grace=5.0, jira_dry_run=True, notify_every=0.5
     )
     service = compose.serve(
         settings, compose.Http(port=0, threads=4), compose.Workers(), 300.0, env

@@ -15,6 +15,7 @@ from plugin.manifest import Manifest
 
 COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
 UNCOMPLETED = "https://xapi.edlm/profiles/edlm-lms/concepts/verbs/uncompleted"
+VIEWED = "http://id.tincanapi.com/verb/viewed"  # Logstore's course_module_viewed
 MODULE_TYPE = "http://id.tincanapi.com/activitytype/lms/module"
 COURSE_TYPE = "https://w3id.org/xapi/cmi5/activitytype/course"
 LMS_TYPE = "http://id.tincanapi.com/activitytype/lms"
@@ -26,7 +27,7 @@ class Step:
 
     person: str
     module: str  # module id in the manifest
-    outcome: str  # "complete" | "pass" | "fail" | "uncomplete"
+    outcome: str  # "complete" | "pass" | "fail" | "uncomplete" | "view"
     at: datetime
 
 
@@ -39,7 +40,7 @@ def logstore_statement(manifest: Manifest, step: Step) -> dict[str, Any]:
     result: dict[str, Any] = {"completion": step.outcome != "uncomplete"}
     if step.outcome in ("pass", "fail"):
         result["success"] = step.outcome == "pass"
-    verb = UNCOMPLETED if step.outcome == "uncomplete" else COMPLETED
+    verb = {"uncomplete": UNCOMPLETED, "view": VIEWED}.get(step.outcome, COMPLETED)
     course = module.moodle_course or 1
     statement: dict[str, Any] = {
         "id": statement_id(
@@ -78,6 +79,6 @@ def logstore_statement(manifest: Manifest, step: Step) -> dict[str, Any]:
             },
         },
     }
-    if step.outcome != "uncomplete":
+    if step.outcome not in ("uncomplete", "view"):
         statement["result"] = result
     return statement

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self, get_args
 
-from pydantic import Field, StrictInt, model_validator
+from pydantic import Field, StrictBool, StrictInt, model_validator
 
 from plugin.manifest.base import Email, EnvName, Id, Problems, Strict, Text, TimeOfDay
 
@@ -106,10 +106,28 @@ class CheckIns(Strict):
     max_reminders: Annotated[StrictInt, Field(ge=0, le=10)] = 2
 
 
+class Reminders(Strict):
+    """A module started and not finished: a kind reminder after a few days, a few at most."""
+
+    after_days: Annotated[StrictInt, Field(ge=1, le=90)] = 3
+    every_days: Annotated[StrictInt, Field(ge=1, le=90)] = 4
+    max: Annotated[StrictInt, Field(ge=0, le=10)] = 3
+
+
+class SprintMessages(Strict):
+    """The two-week rhythm: an invitation before, a nudge halfway, a wrap-up after."""
+
+    invite_days_before: Annotated[StrictInt, Field(ge=0, le=14)] = 2
+    nudge: StrictBool = True
+    wrapup: StrictBool = True
+
+
 class Notifications(Strict):
     channels: tuple[Channel, ...] = ()
     budget: NotificationBudget = NotificationBudget()
     checkins: CheckIns = CheckIns()
+    reminders: Reminders = Reminders()
+    sprints: SprintMessages = SprintMessages()
     # Kinds a person asked not to get (the unsubscribe link adds to this at run time).
     opt_out: dict[Id, tuple[Event, ...]] = Field(default_factory=dict)
 

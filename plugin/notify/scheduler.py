@@ -8,7 +8,7 @@ and the notice is marked sent in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, time
 from typing import Any
@@ -19,14 +19,17 @@ from sqlalchemy import Connection, text
 from plugin.manifest import Manifest
 from plugin.manifest.people import Person
 from plugin.notify import budget
+from plugin.notify.progress import Started, read_started
+from plugin.notify.rhythm import sprint_messages, stalled
 from plugin.notify.triggers import award_triggers, completion_triggers, overdue_triggers
 from plugin.notify.unsubscribe import link
 from plugin.notify.words import KINDS, Words
 from plugin.report.facts import PeopleCache
-from plugin.store import Store
+from plugin.store import Award, Store
 from plugin.store.base import utc_now
 from plugin.store.notices import NewNotice, Notice
 
+REREAD = 1000  # inbox ids read again on each tick
 PLANNER_LOCK = 0x736B6C6E6F74  # another constant than the decider's: planning never waits on it
 CHANNEL_TARGET = {
     "email": ("email", "send"),
@@ -71,6 +74,9 @@ class Scheduler:
         self.resolve = _resolver(store, manifest)
         self.zones = {p.id: ZoneInfo(p.timezone) for p in people.values() if p.timezone}
         self.default_zone = manifest.organisation.zone
+        # Who started which module, read incrementally from the inbox across ticks.
+        self.started: dict[tuple[str, str], Started] = {}
+        self.read_up_to = 0
 
     def tick(self) -> TickStats:
         stats = TickStats()
@@ -78,10 +84,13 @@ class Scheduler:
         with self.store.transaction() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PLANNER_LOCK})
+            self._read_started(conn)
             new: list[NewNotice] = [
                 *award_triggers(self.store, self.manifest, conn, now),
                 *completion_triggers(self.store, self.manifest, conn, self.resolve, now),
                 *overdue_triggers(self.store, self.manifest, conn, now),
+                *stalled(self.started.values(), self.manifest, now),
+                *sprint_messages(self.manifest, self.started, _Awards(self.store, conn), now),
             ]
             stats.planned = self.store.notices.add_many(new, conn=conn)
             self._digests(conn, now)
@@ -97,6 +106,15 @@ class Scheduler:
                 self._apply(by_id[verdict.id], verdict, conn, now, stats)
         return stats
 
+    def _read_started(self, conn: Connection) -> None:
+        # On PostgreSQL a lower inbox id can commit after a higher one: re-read a margin
+        # each time (merging is idempotent), so a late commit is never skipped.
+        after = max(0, self.read_up_to - REREAD)
+        found, last = read_started(self.store, self.manifest, after, conn=conn)
+        self.read_up_to = max(self.read_up_to, last)
+        for key, item in found.items():
+            self.started[key] = _merge(self.started.get(key), item)
+
     def _with_tickets(
         self, pending: list[Notice], conn: Connection, stats: TickStats
     ) -> list[Notice]:
@@ -104,6 +122,13 @@ class Scheduler:
         before the budget is spent (one search each), and the suggestion is dropped without."""
         kept = []
         for notice in pending:
+            if notice.kind == "stalled_reminder":
+                item = self.started.get((notice.person_id, str(notice.variables.get("module"))))
+                if item is not None and item.completed_at is not None:
+                    done = "the module was completed meanwhile"
+                    self.store.notices.mark([notice.id], status="dropped", reason=done, conn=conn)
+                    stats.dropped += 1
+                    continue
             if notice.kind != "apply_suggestion" or "tickets" in notice.variables:
                 kept.append(notice)
                 continue
@@ -290,3 +315,24 @@ def _links(variables: Mapping[str, Any]) -> list[dict[str, str]]:
 
 def _resolver(store: Store, manifest: Manifest) -> Callable[[Any], str | None]:
     return PeopleCache(manifest, store)
+
+
+class _Awards:
+    """The ledger, read only when a sprint's wrap-up needs it (most ticks it is not)."""
+
+    def __init__(self, store: Store, conn: Connection) -> None:
+        self.store, self.conn = store, conn
+
+    def __iter__(self) -> Iterator[Award]:
+        return iter(self.store.awards.list(conn=self.conn))
+
+
+def _merge(old: Started | None, new: Started) -> Started:
+    """What is known of one person's module after a newer read: the earliest start and the
+    earliest completion of both."""
+    if old is None:
+        return new
+    done = [d for d in (old.completed_at, new.completed_at) if d is not None]
+    return replace(
+        new, first_at=min(old.first_at, new.first_at), completed_at=min(done) if done else None
+    )
