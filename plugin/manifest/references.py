@@ -42,11 +42,22 @@ def _unique(found: Found, what: str, items: Iterable[tuple[Loc, object]]) -> Non
             first[key] = loc
 
 
-def _known(found: Found, what: str, items: Iterable[tuple[Loc, str]], known: list[str]) -> None:
-    known = list(dict.fromkeys(known))  # a duplicated id is reported once, elsewhere
+class Ids:
+    """Ids to check references against: a set to look up (a manifest may name 100,000
+    people and thousands of teams), the list in order for the message."""
+
+    def __init__(self, ids: Iterable[str]) -> None:
+        self.order = list(dict.fromkeys(ids))  # a duplicated id is reported once, elsewhere
+        self.present = frozenset(self.order)
+
+
+def _known(
+    found: Found, what: str, items: Iterable[tuple[Loc, str]], known: list[str] | Ids
+) -> None:
+    ids = known if isinstance(known, Ids) else Ids(known)
     for loc, value in items:
-        if value not in known:
-            found.append((loc, f"unknown {what} {value!r}; valid: {choices(known)}"))
+        if value not in ids.present:
+            found.append((loc, f"unknown {what} {value!r}; valid: {choices(ids.order)}"))
 
 
 def _unique_ids(m: Manifest, found: Found) -> None:
@@ -66,8 +77,8 @@ def _unique_ids(m: Manifest, found: Found) -> None:
 
 
 def _skill_refs(m: Manifest, found: Found) -> None:
-    people = [p.id for p in m.identities.people]
-    rewards = [r.id for r in m.rewards]
+    people = Ids(p.id for p in m.identities.people)
+    rewards = Ids(r.id for r in m.rewards)
     jira = m.jira
     for i, skill in enumerate(m.skills):
         _known(found, "reward", [(("skills", i, "reward"), skill.reward)], rewards)
@@ -83,9 +94,9 @@ def _skill_refs(m: Manifest, found: Found) -> None:
 
 
 def _team_refs(m: Manifest, found: Found) -> None:
-    people = [p.id for p in m.identities.people]
+    people = Ids(p.id for p in m.identities.people)
     for i, team in enumerate(m.teams):
-        if team.id in people:
+        if team.id in people.present:
             found.append((("teams", i, "id"), f"team id {team.id!r} is also a person id"))
         for role in ("managers", "members"):
             refs = [(("teams", i, role, j), p) for j, p in enumerate(getattr(team, role))]
@@ -93,8 +104,8 @@ def _team_refs(m: Manifest, found: Found) -> None:
 
 
 def _sprint_refs(m: Manifest, found: Found) -> None:
-    teams_and_people = [t.id for t in m.teams] + [p.id for p in m.identities.people]
-    skills = [s.id for s in m.skills]
+    teams_and_people = Ids([t.id for t in m.teams] + [p.id for p in m.identities.people])
+    skills = Ids(s.id for s in m.skills)
     for i, sprint in enumerate(m.sprints):
         refs = [(("sprints", i, "participants", j), p) for j, p in enumerate(sprint.participants)]
         _known(found, "team or person", refs, teams_and_people)
