@@ -62,6 +62,8 @@ rewards,leadership-demo,2026-11-a,budget,2,,,,,
 approvals,,,waiting,2,,,,,
 approvals,,,median_age_days,2,,,,,
 approvals,,,oldest_age_days,2,,,,,
+checkins,,,done,0,,,,,
+checkins,,,asked,0,,,,,
 modules,sql-indexing,sql-query-plans,started,2,,,,,
 modules,sql-indexing,sql-query-plans,completed,2,,,,,
 modules,sql-indexing,sql-query-plans,median_days_to_complete,0,,,,,
@@ -198,3 +200,21 @@ def test_bad_arguments_exit_2_with_the_reason(
     assert (code, out) == (2, "")
     assert err.startswith("skillrelay: ") and message in err
     assert "Traceback" not in err
+
+
+def test_the_check_in_rate_counts_the_awards_in_scope(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from plugin.notify.scheduler import Scheduler
+    from plugin.notify.words import Words
+    from tests.test_notify_scheduler import manifest_with
+
+    with Store.open(os.environ["SKILLRELAY_DATABASE_URL"]) as store:
+        Scheduler(store, manifest_with(), Words(), clock=lambda: NOW).tick()
+        [asked] = store.checkins.list()
+        assert run("--sprint", "2026-11-a")[1].count("manager check-ins: 0 of 1 (0%)") == 1
+        store.checkins.done(asked.award_id, asked.manager_id, "Went well")
+    assert "manager check-ins: 1 of 1 (100%)" in run("--sprint", "2026-11-a")[1]
+    assert "manager check-ins: none asked for in this period" in run("--skill", "sql-indexing")[1]

@@ -77,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
     with Store.open(database_url(args.database)) as store:
         activity = read_activity(store, manifest)
         awards = store.awards.list()
-    text = render(build(activity, awards, manifest, scope, now()), args.format, args.lang)
+        checkins = store.checkins.list()
+    report = build(activity, awards, manifest, scope, now(), checkins)
+    text = render(report, args.format, args.lang)
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:

@@ -21,6 +21,7 @@ from plugin.report.facts import Activity, Learning, Work
 from plugin.report.scope import Scope
 from plugin.store import Award
 from plugin.store.ledger import COUNTED_STATES
+from plugin.store.notices import CheckIn
 
 MIN_PEOPLE = 10  # fewer people than this behind a figure: labelled a small sample
 MIN_TICKETS = 30
@@ -135,6 +136,7 @@ class Report:
     waiting: Waiting
     modules: tuple[ModuleUse, ...]
     notes: tuple[str, ...] = field(default=())  # why parts are empty
+    checkins: tuple[int, int] = (0, 0)  # awards with a check-in recorded, asked for
     skill_names: dict[str, str] = field(default_factory=dict)
     reward_names: dict[str, str] = field(default_factory=dict)
 
@@ -325,6 +327,12 @@ def _rewards(manifest: Manifest, awards: Sequence[Award], scope: Scope) -> tuple
     return tuple(out)
 
 
+def _checkins(checkins: Sequence[CheckIn], awards: set[int]) -> tuple[int, int]:
+    asked = {c.award_id for c in checkins if c.award_id in awards}
+    done = {c.award_id for c in checkins if c.award_id in asked and c.done_at is not None}
+    return len(done), len(asked)
+
+
 def _waiting(awards: Sequence[Award], now: datetime) -> Waiting:
     ages = sorted(
         max(0.0, (now - a.created_at).total_seconds() / 86400)
@@ -372,7 +380,12 @@ def _modules(
 
 
 def build(
-    activity: Activity, awards: Sequence[Award], manifest: Manifest, scope: Scope, now: datetime
+    activity: Activity,
+    awards: Sequence[Award],
+    manifest: Manifest,
+    scope: Scope,
+    now: datetime,
+    checkins: Sequence[CheckIn] = (),
 ) -> Report:
     start, end = scope.bounds(manifest)
     window = manifest.rules.apply_window_days * DAY_US
@@ -416,6 +429,7 @@ def build(
         comparisons=tuple(comparisons),
         rewards=_rewards(manifest, awards, scope),
         waiting=_waiting([a for a in awards if a.person_id in scope.people], now),
+        checkins=_checkins(checkins, {a.id for a in mine}),
         modules=_modules(activity, manifest, scope, start, end),
         notes=tuple(notes),
         skill_names={s.id: s.name for s in manifest.skills},

@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from plugin.report import plots
 from plugin.report.measures import Comparison, Report
-from plugin.report.render import estimate, number, percent
+from plugin.report.render import checkin_rate, estimate, number, percent
 from plugin.report.words import Words
 
 CSS = """
@@ -73,6 +73,7 @@ def as_html(report: Report, words: Words) -> str:
         pct=percent,
         num=number,
         est=estimate,
+        checkin_rate=checkin_rate,
         funnel_svg=lambda f: Markup(  # noqa: S704 (the plots escape their texts)
             plots.funnel_bars(
                 [(w[s.name], s.people) for s in f.stages],

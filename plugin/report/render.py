@@ -135,6 +135,8 @@ def rows(report: Report) -> list[list[str]]:
     out.append(_row("approvals", "", "", "waiting", w.count))
     out.append(_row("approvals", "", "", "median_age_days", w.median_days))
     out.append(_row("approvals", "", "", "oldest_age_days", w.oldest_days))
+    out.append(_row("checkins", "", "", "done", report.checkins[0]))
+    out.append(_row("checkins", "", "", "asked", report.checkins[1]))
     for m in report.modules:
         out.append(_row("modules", m.skill, m.module, "started", m.started))
         out.append(_row("modules", m.skill, m.module, "completed", m.completed))
@@ -170,6 +172,13 @@ def estimate(e: Estimate, pct: bool = False) -> str:
     if e.low is None or e.high is None:
         return show(e.value)
     return f"{show(e.value)} [{show(e.low)}, {show(e.high)}]"
+
+
+def checkin_rate(report: Report, w: Words) -> str:
+    done, asked = report.checkins
+    if not asked:
+        return w["checkins_none"]
+    return f"{done} {w['of']} {asked} ({percent(done / asked)})"
 
 
 def as_table(report: Report, words: Words) -> str:
@@ -232,7 +241,7 @@ def as_table(report: Report, words: Words) -> str:
     wt = report.waiting
     age = "" if wt.oldest_days is None else f", {w['oldest']} {wt.oldest_days:.1f} {w['days']}"
     lines.append(f"  {w['approvals_waiting']}: {wt.count}{age}")
-    lines.append(f"  {w['checkins']}: {w['checkins_none']}")
+    lines.append(f"  {w['checkins']}: {checkin_rate(report, w)}")
     lines += ["", w["modules"]]
     for m in report.modules:
         days = "—" if m.median_days_to_complete is None else f"{m.median_days_to_complete:.1f}"

@@ -23,6 +23,7 @@ from plugin.pipeline.sprint import COUNTING
 from plugin.replay import EVENT
 from plugin.store import Award, AwardEvent, Store
 from plugin.store.ledger import COUNTED_STATES, EARNED_STATES
+from plugin.store.notices import CheckIn
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,9 @@ class AwardLine:
     points: int
     state: str
     steps: tuple[Step, ...]
+
+
+CHECKIN = "check-in"  # a Note's step that records a manager's check-in, not a state change
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,9 @@ def gather(store: Store, manifest: Manifest, person: str, period: Period, now: d
         ),
         key=lambda a: (a.ticket_done_at, a.id),
     )
+    checkins: dict[int, list[CheckIn]] = {}
+    for c in store.checkins.list():
+        checkins.setdefault(c.award_id, []).append(c)
     lines: list[AwardLine] = []
     applications: list[Application] = []
     notes: list[Note] = []
@@ -221,6 +228,11 @@ def gather(store: Store, manifest: Manifest, person: str, period: Period, now: d
             applications.append(Application(skill, a.ticket_key, url, done_on, module, a.id))
         # A person's note on a move is a manager's word; the engine's notes are reason codes.
         notes += [Note(a.id, a.ticket_key, s) for s in steps if s.actor != ENGINE_ACTOR and s.note]
+        for c in checkins.get(a.id, ()):
+            if c.done_at is not None and c.done_by is not None:
+                who = label(manifest, c.done_by)
+                met = Step(None, CHECKIN, c.done_by, who, local(c.done_at, zone), c.note or "")
+                notes.append(Note(a.id, a.ticket_key, met))
     modules = modules_done(store, manifest, person, period)
     teams = tuple(
         TeamLine(t.name, tuple(label(manifest, m) for m in t.managers))

@@ -43,7 +43,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "history": "History",
         "notes": "Manager's notes",
         "notes_about": "Notes managers left when approving, rejecting, handing out or revoking "
-        "a reward. Check-in records are not kept yet.",
+        "a reward, and at their check-ins after an award.",
         "no_notes": "No manager's notes in this period.",
         "who": "By",
         "when": "When",
@@ -85,7 +85,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "history": "История",
         "notes": "Заметки руководителя",
         "notes_about": "Заметки, которые руководители оставили, одобряя, отклоняя, выдавая "
-        "или отзывая награду. Записи встреч пока не ведутся.",
+        "или отзывая награду, и после встреч по итогам награды.",
         "no_notes": "За этот период заметок руководителя нет.",
         "who": "Кто",
         "when": "Когда",
@@ -110,6 +110,7 @@ STATES: dict[str, dict[str, str]] = {
         "rejected": "rejected",
         "revoked": "revoked",
         "revocation_flagged": "flagged for revocation",
+        "check-in": "check-in",
     },
     "ru": {
         "pending_approval": "ждёт одобрения",
@@ -118,6 +119,7 @@ STATES: dict[str, dict[str, str]] = {
         "rejected": "отклонена",
         "revoked": "отозвана",
         "revocation_flagged": "помечена к отзыву",
+        "check-in": "встреча с руководителем",
     },
 }
 
