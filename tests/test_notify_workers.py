@@ -4,8 +4,9 @@ nobody goes over the budget, and a crash leaves nothing half-planned."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -88,3 +89,50 @@ def test_a_planner_killed_mid_tick_leaves_nothing_half_done(
     sent = [n for n in store.notices.list() if n.status == "sent"]
     effects = [i for i in store.outbox.list(limit=100) if i.idempotency_key.startswith("notify:")]
     assert len(effects) == len(sent)
+
+
+def test_two_planners_deciding_at_the_same_moment_keep_one_budget(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first planner stops inside its decision until the second one reaches its own (or
+    3 s pass): without one planner at a time, both would spend the same room in the budget."""
+    quiet = {"start": "19:00", "end": "08:00"}
+    manifest = manifest_with(
+        budget={"per_person_per_day": 1, "per_person_per_week": 5, "quiet_hours": quiet}
+    )
+    with Store.open(store_url) as store:
+        northwind(store)
+        evening = datetime(2026, 11, 20, 22, tzinfo=UTC)  # planned, all held for the night
+        assert Scheduler(store, manifest, Words(), clock=lambda: evening).tick().held > 0
+    from plugin.notify import budget, scheduler
+
+    inside = threading.Event()
+    real = budget.decide
+
+    def decide(*args: object, **kwargs: object) -> object:
+        if threading.current_thread().name == "first":
+            inside.set()
+            time.sleep(0.1)
+            second_arrived.wait(3)
+        else:
+            second_arrived.set()
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    second_arrived = threading.Event()
+    monkeypatch.setattr(scheduler.budget, "decide", decide)
+    at = datetime(2026, 11, 21, 8, 30, tzinfo=UTC)  # the morning: both decide the same ones
+
+    def tick() -> None:
+        with Store.open(store_url) as mine:
+            Scheduler(mine, manifest, Words(), clock=lambda: at).tick()
+
+    first = threading.Thread(target=tick, name="first")
+    first.start()
+    assert inside.wait(10)
+    second = threading.Thread(target=tick, name="second")
+    second.start()
+    first.join(30)
+    second.join(30)
+    with Store.open(store_url) as store:
+        sent = Counter(n.person_id for n in store.notices.list() if n.status == "sent")
+    assert sent["amara.okafor"] == 1  # two messages were due for her; the budget is one a day

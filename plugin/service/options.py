@@ -135,6 +135,13 @@ def add_common(parser: argparse.ArgumentParser) -> None:
         f"({duration(RETRY_BUDGET)})",
     )
     tuning.add_argument(
+        "--notify-every",
+        type=positive,
+        default=60.0,
+        metavar="S",
+        help="seconds between notification planning ticks (60)",
+    )
+    tuning.add_argument(
         "--grace",
         type=positive,
         default=10.0,
@@ -155,6 +162,7 @@ def settings(args: argparse.Namespace) -> Settings:
         retry_budget=args.retry_budget,
         grace=args.grace,
         jira_dry_run=args.jira_dry_run,
+        notify_every=args.notify_every,
     )
 
 
