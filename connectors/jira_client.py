@@ -139,6 +139,13 @@ class JiraClient(HttpClient):
     def myself(self) -> JiraUser:
         return self._model("myself", JiraUser, self._json("GET", "myself"))
 
+    def user(self, account_id: str) -> JiraUser:
+        """A user's profile (Cloud: by account id; Data Center: by username)."""
+        params = (
+            {"accountId": account_id} if self.deployment == "cloud" else {"username": account_id}
+        )
+        return self._model("user", JiraUser, self._json("GET", "user", params=params))
+
     def status_categories(self) -> dict[str, str]:
         """Status id -> statusCategory.key (new | indeterminate | done) for every status."""
         statuses = self._adapt("status", _STATUSES, self._json("GET", "status"))

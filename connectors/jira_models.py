@@ -47,6 +47,7 @@ class JiraUser(Lenient):
     email: str | None = Field(None, alias="emailAddress")  # null when the profile hides it
     display_name: str | None = Field(None, alias="displayName")
     time_zone: str | None = Field(None, alias="timeZone")
+    locale: str | None = None  # e.g. "ru_RU": the language of the user's Jira profile
 
     def person(self, deployment: Deployment) -> PersonRef | None:
         ident = self.account_id if deployment == "cloud" else (self.name or self.key)

@@ -45,6 +45,7 @@ class MoodleUser(Lenient):
     email: str | None = None  # absent when the token's user may not see it
     idnumber: str | None = None
     suspended: bool | None = None
+    lang: str | None = None  # the user's language, e.g. "ru" or "en_us"
 
 
 class MoodleCourse(Lenient):

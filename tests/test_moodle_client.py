@@ -220,6 +220,7 @@ def test_users_by_field(client: MoodleClient, server: Recorder) -> None:
         (5, "ada@example.org", "E-1001"),
         (6, "alan@example.org", "E-1002"),
     ]
+    assert [u.lang for u in users] == ["en", "ru"]  # what messages fall back to
     form = server.form()
     assert (form["field"], form["values[0]"], form["values[1]"]) == (
         "email",

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, text
 from plugin.manifest import Manifest
 from plugin.manifest.people import Person
 from plugin.notify import budget
+from plugin.notify.locale import Locales
 from plugin.notify.progress import Started, read_started
 from plugin.notify.rhythm import sprint_messages, stalled
 from plugin.notify.triggers import award_triggers, completion_triggers, overdue_triggers
@@ -67,9 +68,11 @@ class Scheduler:
         suggest: Suggest | None = None,
         links: Links = Links(),
         clock: Callable[[], datetime] = utc_now,
+        locales: Callable[[Person], str] | None = None,
     ) -> None:
         self.store, self.manifest, self.words = store, manifest, words
         self.suggest, self.links, self.clock = suggest, links, clock
+        self.locales = locales or Locales()
         people = manifest.people_by_id
         self.resolve = _resolver(store, manifest)
         self.zones = {p.id: ZoneInfo(p.timezone) for p in people.values() if p.timezone}
@@ -213,7 +216,7 @@ class Scheduler:
         )
         if channel is None:
             return f"no channel reaches {person.id} for {notice.kind}"
-        lang = person.locale or "en"
+        lang = self.locales(person)
         rendered = self.words.render(
             notice.kind, lang, self._variables(notice, person, variables), fallback=True
         )
@@ -276,7 +279,7 @@ class Scheduler:
             person = self.manifest.people_by_id.get(person_id)
             if person is None:
                 continue
-            lang = person.locale or "en"
+            lang = self.locales(person)
             rendered = []
             for item in items:
                 r = self.words.render(

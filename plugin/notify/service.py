@@ -9,10 +9,11 @@ from pathlib import Path
 
 from plugin.errors import ConfigError, Problem
 from plugin.manifest import Manifest
+from plugin.notify.locale import Locales, jira_lookup, moodle_lookup
 from plugin.notify.scheduler import Links, Scheduler
 from plugin.notify.suggest import suggester
 from plugin.notify.words import Words
-from plugin.runtime import Secrets, jira_client
+from plugin.runtime import Secrets, jira_client, moodle_client
 from plugin.store import Store
 
 log = logging.getLogger("skillrelay.notify")
@@ -51,6 +52,27 @@ def scheduler_for(
     if secret and len(secret) < 16:
         raise ConfigError([Problem("", None, UNSUBSCRIBE_SECRET, "must be 16 characters at least")])
     links = Links(public, secret.encode()) if secret and public else Links()
+    lookups = []
+    if manifest.moodle is not None and any(
+        c.type == "moodle_message" for c in manifest.notifications.channels
+    ):
+        moodle = moodle_client(manifest, secrets)
+
+        def moodle_lang(user: int) -> str | None:
+            found = moodle.users_by_field("id", [user])
+            return found[0].lang if found else None
+
+        lookups.append(moodle_lookup(moodle_lang))
+    if manifest.jira is not None and not jira_dry_run:
+        jira = jira_client(manifest, secrets)
+        lookups.append(jira_lookup(lambda account: jira.user(account).locale))
     if not links.secret:
         log.info("notify: no unsubscribe links (set %s and %s)", PUBLIC_URL, UNSUBSCRIBE_SECRET)
-    return Scheduler(store, manifest, words_for(manifest_file), suggest=suggest, links=links)
+    return Scheduler(
+        store,
+        manifest,
+        words_for(manifest_file),
+        suggest=suggest,
+        links=links,
+        locales=Locales(tuple(lookups)),
+    )
