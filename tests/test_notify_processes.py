@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from plugin.store import Store
+from plugin.store import Store, migrate
 from tests.peers.ralph import RalphServer
 from tests.test_pipeline_support import northwind
 from tests.test_service_support import child_env, launched, manifest_file
@@ -54,8 +54,10 @@ def with_email(path: Path, port: int) -> None:
 
 
 def test_three_worker_processes_send_each_message_once(
-    tmp_path: Path, postgres_store_url: str, ralph_lrs: RalphServer
+    tmp_path: Path, postgres_db_url: str, ralph_lrs: RalphServer
 ) -> None:
+    postgres_store_url = postgres_db_url  # a database of its own: no other test's rows
+    migrate.upgrade(postgres_store_url)
     with Store.open(postgres_store_url) as store:
         northwind(store)
     inbox = Inbox()
@@ -102,4 +104,5 @@ def test_three_worker_processes_send_each_message_once(
     for person in {n.person_id for n in sent}:
         times = sorted(n.sent_at for n in sent if n.person_id == person and n.sent_at)
         for at in times:
-            assert sum(1 for t in times if at - timedelta(days=1) < t <= at) <= 1
+            mine = [(n.kind, n.channel, n.sent_at) for n in sent if n.person_id == person]
+            assert sum(1 for t in times if at - timedelta(days=1) < t <= at) <= 1, mine
