@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -118,12 +119,18 @@ def started_lately() -> list[Step]:
 def _messages(url: str, sink: SmtpSink, report: LoopReport) -> None:
     """Wait for the planner's next ticks and the outbox, then show what people got."""
     with Store.open(url) as store:
+        seen: list[tuple[int, int]] = []
 
         def settled() -> bool:
+            # The planner runs every 0.5 s: settled once two looks a second apart agree,
+            # every e-mail it sent has arrived and the outbox is empty.
             notices = store.notices.list(limit=10_000)
             sent = sum(1 for n in notices if n.status == "sent" and n.channel == "email")
-            return bool(notices) and len(sink.caught) >= sent and idle(store)
+            seen.append((len(notices), sent))
+            time.sleep(1.0)
+            stable = len(seen) > 1 and seen[-1] == seen[-2]
+            return stable and bool(notices) and len(sink.caught) >= sent and idle(store)
 
-        if not demo_service.wait(settled, 20):
+        if not demo_service.wait(settled, 30):
             report.fail("messages: the e-mails were not all delivered in time")
         say("messages", summary(store, sink))
