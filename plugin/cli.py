@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "report",
     "review",
     "notifications",
+    "users",
     "outbox",
     "serve",
     "worker",

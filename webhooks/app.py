@@ -1,5 +1,7 @@
 """The app factory: config, the injected store/manifest/secrets, blueprints, errors, metrics.
 
+The web UI (package webui) is mounted under /ui/ only when UI_SECRET_KEY is set.
+
 Config comes from DEFAULTS, then `test_config`, then `SKILLRELAY_*` environment variables
 (`app.config.from_prefixed_env("SKILLRELAY")`: e.g. SKILLRELAY_MAX_CONTENT_LENGTH=2097152,
 SKILLRELAY_ALLOW_UNSIGNED=true). The composition root passes the store and the manifest; when
@@ -15,6 +17,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
+import webui
 from plugin.manifest import Manifest, load_manifest
 from plugin.settings import database_url, manifest_path
 from plugin.store import Store
@@ -72,6 +75,8 @@ def create_app(
     )
     for blueprint in (jira.bp, xapi.bp, health.bp, openapi.bp, unsubscribe.bp):
         app.register_blueprint(blueprint)
+    if app.config["UI_SECRET_KEY"]:
+        webui.init_app(app, store, manifest)
     errors.register(app)
     _time_requests(app, metrics)
     return app

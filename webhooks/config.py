@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "MANIFEST": None,  # manifest path, when create_app is not given one
     "DATABASE_URL": None,  # database URL, when create_app is not given a store
     "UNSUBSCRIBE_SECRET": None,  # signs the unsubscribe links in messages (off when unset)
+    "UI_SECRET_KEY": None,  # signs the web UI's sessions; the UI under /ui/ is off when unset
+    "UI_INSECURE_HTTP": False,  # session cookies without Secure: plain-http demos and tests
+    "UI_SESSION_MINUTES": 480,  # a web UI session ends this long after signing in
 }
 UNSIGNED_HINT = "set it, or SKILLRELAY_ALLOW_UNSIGNED=true to accept unsigned requests (demos)"
 # An HMAC key or shared token this short can be guessed offline from one captured delivery

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from plugin.store.types import Id, UtcDateTime
@@ -228,4 +230,30 @@ optouts = Table(
     Column("kind", String(32), nullable=False),
     Column("at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("person_id", "kind"),
+)
+
+# Local accounts of the web UI: the person (a manifest id), an Argon2 hash, an admin flag.
+users = Table(
+    "users",
+    metadata,
+    Column("person_id", Text, primary_key=True),
+    Column("password_hash", Text, nullable=False),
+    Column("is_admin", Boolean, nullable=False, server_default=false()),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Who did what, when and from where: the web UI's sign-ins and actions, the users command.
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("person_id", Text),
+    Column("action", String(64), nullable=False),
+    Column("target", Text),
+    Column("detail", JSON),
+    Column("remote_addr", Text),
+    Index(None, "at"),
+    Index(None, "person_id"),
 )

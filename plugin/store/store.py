@@ -20,6 +20,7 @@ from plugin.store.ledger import Ledger
 from plugin.store.migrate import check_at_head
 from plugin.store.notices import CheckIns, Notices, OptOuts
 from plugin.store.outbox import Outbox
+from plugin.store.users import Audit, Users
 
 
 class Store:
@@ -38,6 +39,8 @@ class Store:
         self.notices = Notices(engine, clock)
         self.checkins = CheckIns(engine, clock)
         self.optouts = OptOuts(engine, clock)
+        self.users = Users(engine, clock)  # the web UI's accounts
+        self.audit = Audit(engine, clock)
         self.inbox_writer = InboxWriter(engine)  # the webhooks' path into the inbox
 
     @classmethod
