@@ -68,13 +68,13 @@ def test_a_planner_killed_mid_tick_leaves_nothing_half_done(
     calls = {"n": 0}
     enqueue = store.outbox.enqueue_many
 
-    def dies_on_the_second(*args: object, **kwargs: object) -> int:
+    def dies_queueing(*args: object, **kwargs: object) -> int:
         calls["n"] += 1
-        if calls["n"] == 2:
+        if calls["n"] == 1:  # the tick's last write: everything before it is undone
             raise Died
         return enqueue(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store.outbox, "enqueue_many", dies_on_the_second)
+    monkeypatch.setattr(store.outbox, "enqueue_many", dies_queueing)
     at = NOW + timedelta(hours=1)
     with pytest.raises(Died):
         Scheduler(store, manifest, Words(), clock=lambda: at).tick()
@@ -136,3 +136,21 @@ def test_two_planners_deciding_at_the_same_moment_keep_one_budget(
     with Store.open(store_url) as store:
         sent = Counter(n.person_id for n in store.notices.list() if n.status == "sent")
     assert sent["amara.okafor"] == 1  # two messages were due for her; the budget is one a day
+
+
+def test_a_tick_decides_a_bounded_share_and_the_next_ticks_the_rest(store: Store) -> None:
+    northwind(store)
+    manifest = manifest_with(budget={"per_person_per_day": 5, "per_person_per_week": 10})
+    at = NOW + timedelta(hours=1)
+    planner = Scheduler(store, manifest, Words(), clock=lambda: at, per_tick=2)
+    first = planner.tick()
+    assert first.planned == 9 and first.sent + first.dropped + first.digested <= 2 + 3
+    ticks = 1
+    while any(n.status == "pending" for n in store.notices.list()):
+        planner.tick()
+        ticks += 1
+        assert ticks < 20
+    assert ticks >= 3  # 9 messages, 2 at a time (suggestions without tickets drop first)
+    sent = [n for n in store.notices.list() if n.status == "sent"]
+    effects = [i for i in store.outbox.list(limit=100) if i.idempotency_key.startswith("notify:")]
+    assert len(sent) == len(effects) > 0

@@ -9,7 +9,7 @@ and the notice is marked sent in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +31,7 @@ from plugin.store.base import utc_now
 from plugin.store.notices import NewNotice, Notice
 
 REREAD = 1000  # inbox ids read again on each tick
+PER_TICK = 2000  # messages decided per tick at most (about 2 s of one write transaction)
 PLANNER_LOCK = 0x736B6C6E6F74  # another constant than the decider's: planning never waits on it
 CHANNEL_TARGET = {
     "email": ("email", "send"),
@@ -69,6 +70,7 @@ class Scheduler:
         links: Links = Links(),
         clock: Callable[[], datetime] = utc_now,
         locales: Callable[[Person], str] | None = None,
+        per_tick: int = PER_TICK,
     ) -> None:
         self.store, self.manifest, self.words = store, manifest, words
         self.suggest, self.links, self.clock = suggest, links, clock
@@ -80,6 +82,8 @@ class Scheduler:
         # Who started which module, read incrementally from the inbox across ticks.
         self.started: dict[tuple[str, str], Started] = {}
         self.read_up_to = 0
+        self.planned: set[str] = set()  # notice keys written (a restart re-learns them)
+        self.per_tick = per_tick
 
     def tick(self) -> TickStats:
         stats = TickStats()
@@ -88,16 +92,22 @@ class Scheduler:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PLANNER_LOCK})
             self._read_started(conn)
-            new: list[NewNotice] = [
+            found: list[NewNotice] = [
                 *award_triggers(self.store, self.manifest, conn, now),
                 *completion_triggers(self.store, self.manifest, conn, self.resolve, now),
                 *overdue_triggers(self.store, self.manifest, conn, now),
                 *stalled(self.started.values(), self.manifest, now),
                 *sprint_messages(self.manifest, self.started, _Awards(self.store, conn), now),
             ]
+            # Time-based triggers come up again on every tick while their window is open:
+            # the keys planned so far are remembered, so each is written once.
+            new = [n for n in found if n.key not in self.planned]
             stats.planned = self.store.notices.add_many(new, conn=conn)
             self._digests(conn, now)
-            pending = self._with_tickets(self.store.notices.pending(now, conn=conn), conn, stats)
+            # A bounded share of what is due per tick: a tick is one write transaction, and
+            # on SQLite nothing else writes meanwhile (the rest goes on the next ticks).
+            due = self.store.notices.pending(now, limit=self.per_tick, conn=conn)
+            pending = self._with_tickets(due, conn, stats)
             verdicts = budget.decide(
                 [budget.Pending(n.id, n.person_id, n.kind, n.due_at) for n in pending],
                 self.store.notices.sent_since(now - budget.WEEK, conn=conn),
@@ -105,8 +115,11 @@ class Scheduler:
                 self._rules(conn),
             )
             by_id = {n.id: n for n in pending}
+            writes = _Writes()
             for verdict in verdicts:
-                self._apply(by_id[verdict.id], verdict, conn, now, stats)
+                self._apply(by_id[verdict.id], verdict, writes, now, stats)
+            writes.flush(self.store, conn, now)
+        self.planned.update(n.key for n in new)  # only once committed: a failed tick retries them
         return stats
 
     def _read_started(self, conn: Connection) -> None:
@@ -174,32 +187,30 @@ class Scheduler:
         self,
         notice: Notice,
         verdict: budget.Verdict,
-        conn: Connection,
+        writes: _Writes,
         now: datetime,
         stats: TickStats,
     ) -> None:
-        notices = self.store.notices
         if verdict.outcome == "hold":
             stats.held += 1
             if notice.reason != verdict.reason:
-                notices.mark([notice.id], reason=verdict.reason, conn=conn)
+                writes.mark(notice.id, None, verdict.reason)
             return
-        if verdict.outcome == "drop":
-            stats.dropped += 1
-            notices.mark([notice.id], status="dropped", reason=verdict.reason, conn=conn)
+        if verdict.outcome in ("drop", "digest"):
+            stats.dropped += verdict.outcome == "drop"
+            stats.digested += verdict.outcome == "digest"
+            writes.mark(
+                notice.id, "dropped" if verdict.outcome == "drop" else "digested", verdict.reason
+            )
             return
-        if verdict.outcome == "digest":
-            stats.digested += 1
-            notices.mark([notice.id], status="digested", reason=verdict.reason, conn=conn)
-            return
-        why = self._send(notice, conn, now)
+        why = self._send(notice, writes, now)
         if why is None:
             stats.sent += 1
         else:
             stats.dropped += 1
-            notices.mark([notice.id], status="dropped", reason=why, conn=conn)
+            writes.mark(notice.id, "dropped", why)
 
-    def _send(self, notice: Notice, conn: Connection, now: datetime) -> str | None:
+    def _send(self, notice: Notice, writes: _Writes, now: datetime) -> str | None:
         """Queue the message on the first channel that reaches the person; the reason it
         cannot be sent otherwise."""
         person = self.manifest.people_by_id.get(notice.person_id)
@@ -239,17 +250,8 @@ class Scheduler:
             "links": _links(variables),
             "unsubscribe_url": self._unsubscribe(person.id, notice.kind),
         }
-        key = f"notify:{notice.key}:{channel}"
-        self.store.outbox.enqueue_many([(key, target, action, payload)], conn=conn)
-        self.store.notices.mark(
-            [notice.id],
-            status="sent",
-            channel=channel,
-            sent_at=now,
-            reason="within the budget",
-            variables=variables,
-            conn=conn,
-        )
+        writes.effects.append((f"notify:{notice.key}:{channel}", target, action, payload))
+        writes.sent.setdefault(channel, []).append(notice.id)
         return None
 
     def _variables(
@@ -339,3 +341,33 @@ def _merge(old: Started | None, new: Started) -> Started:
     return replace(
         new, first_at=min(old.first_at, new.first_at), completed_at=min(done) if done else None
     )
+
+
+@dataclass
+class _Writes:
+    """A tick's decisions, written together at its end: one UPDATE per fate and reason, one
+    INSERT of all the effects (per notice they cost more than deciding it)."""
+
+    marks: dict[tuple[str | None, str], list[int]] = field(default_factory=dict)
+    sent: dict[str, list[int]] = field(default_factory=dict)
+    effects: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
+
+    def mark(self, ident: int, status: str | None, reason: str) -> None:
+        self.marks.setdefault((status, reason), []).append(ident)
+
+    def flush(self, store: Store, conn: Connection, now: datetime) -> None:
+        for (status, reason), ids in self.marks.items():
+            values: dict[str, Any] = {"reason": reason}
+            if status is not None:
+                values["status"] = status
+            store.notices.mark(ids, conn=conn, **values)
+        for channel, ids in self.sent.items():
+            store.notices.mark(
+                ids,
+                status="sent",
+                channel=channel,
+                sent_at=now,
+                reason="within the budget",
+                conn=conn,
+            )
+        store.outbox.enqueue_many(self.effects, conn=conn)

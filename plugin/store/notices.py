@@ -82,11 +82,14 @@ class Notices(Repository):
             stmt = upsert_insert(c, notifications).on_conflict_do_nothing(index_elements=["key"])
             return len(c.execute(stmt.returning(notifications.c.id), rows).all())
 
-    def pending(self, until: datetime, *, conn: Connection | None = None) -> list[Notice]:
+    def pending(
+        self, until: datetime, *, limit: int | None = None, conn: Connection | None = None
+    ) -> list[Notice]:
         query = (
             select(notifications)
             .where(notifications.c.status == "pending", notifications.c.due_at <= until)
             .order_by(notifications.c.due_at, notifications.c.id)
+            .limit(limit)
         )
         with self.tx(conn) as c:
             return [to_model(Notice, r) for r in c.execute(query).mappings()]
