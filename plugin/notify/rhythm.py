@@ -4,7 +4,7 @@ every tick plans each once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -23,8 +23,14 @@ def _module_url(module: Any) -> str | None:
     return str(module.xapi_activity) if module.xapi_activity else None
 
 
-def stalled(started: Iterable[Started], manifest: Manifest, now: datetime) -> Iterator[NewNotice]:
-    """The reminders due by now for modules started and not completed."""
+def stalled(
+    started: Iterable[Started],
+    manifest: Manifest,
+    now: datetime,
+    planned: Container[str] = frozenset(),
+) -> Iterator[NewNotice]:
+    """The reminders due by now for modules started and not completed; those whose key is in
+    `planned` are skipped before anything is built (every tick walks every started module)."""
     rules = manifest.notifications.reminders
     if rules.max == 0:
         return
@@ -42,6 +48,9 @@ def stalled(started: Iterable[Started], manifest: Manifest, now: datetime) -> It
             continue
         n = int(since // rules.every_days) + 1
         if n > rules.max:
+            continue
+        key = f"stalled:{item.person}:{item.module}:{n}"
+        if key in planned:
             continue
         due = item.first_at + timedelta(days=rules.after_days + (n - 1) * rules.every_days)
         yield NewNotice(

@@ -96,7 +96,7 @@ class Scheduler:
                 *award_triggers(self.store, self.manifest, conn, now),
                 *completion_triggers(self.store, self.manifest, conn, self.resolve, now),
                 *overdue_triggers(self.store, self.manifest, conn, now),
-                *stalled(self.started.values(), self.manifest, now),
+                *stalled(self.started.values(), self.manifest, now, self.planned),
                 *sprint_messages(self.manifest, self.started, _Awards(self.store, conn), now),
             ]
             # Time-based triggers come up again on every tick while their window is open:
@@ -110,7 +110,9 @@ class Scheduler:
             pending = self._with_tickets(due, conn, stats)
             verdicts = budget.decide(
                 [budget.Pending(n.id, n.person_id, n.kind, n.due_at) for n in pending],
-                self.store.notices.sent_since(now - budget.WEEK, conn=conn),
+                self.store.notices.sent_since(
+                    now - budget.WEEK, people={n.person_id for n in pending}, conn=conn
+                ),
                 now,
                 self._rules(conn),
             )

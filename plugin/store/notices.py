@@ -95,15 +95,30 @@ class Notices(Repository):
             return [to_model(Notice, r) for r in c.execute(query).mappings()]
 
     def sent_since(
-        self, since: datetime, *, conn: Connection | None = None
+        self,
+        since: datetime,
+        *,
+        people: Iterable[str] | None = None,
+        conn: Connection | None = None,
     ) -> dict[str, list[datetime]]:
-        query = select(notifications.c.person_id, notifications.c.sent_at).where(
+        """When each person was sent a message since `since` (only `people`, when given)."""
+        base = select(notifications.c.person_id, notifications.c.sent_at).where(
             notifications.c.status == "sent", notifications.c.sent_at >= since
+        )
+        wanted = None if people is None else sorted(set(people))
+        queries = (
+            [base]
+            if wanted is None
+            else [
+                base.where(notifications.c.person_id.in_(wanted[i : i + 1000]))
+                for i in range(0, len(wanted), 1000)
+            ]
         )
         found: dict[str, list[datetime]] = {}
         with self.tx(conn) as c:
-            for person, at in c.execute(query):
-                found.setdefault(person, []).append(at)
+            for query in queries:
+                for person, at in c.execute(query):
+                    found.setdefault(person, []).append(at)
         return found
 
     def mark(self, ids: Iterable[int], *, conn: Connection | None = None, **values: Any) -> None:
