@@ -105,7 +105,8 @@ def test_the_budget_digests_what_does_not_fit(store: Store) -> None:
     scheduler(store, manifest, LATER + timedelta(hours=2)).tick()
     [digest] = [n for n in store.notices.list(person="amara.okafor") if n.kind == "digest"]
     assert digest.status == "pending"
-    assert digest.reason == "the digest waits for room in the budget"
+    # Due at the next digest time in her zone (daily at 09:00 London), not before.
+    assert digest.due_at == datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
     scheduler(store, manifest, LATER + timedelta(days=7, hours=1)).tick()
     [digest] = [n for n in store.notices.list(person="amara.okafor") if n.kind == "digest"]
     assert digest.status == "sent" and digest.channel == "email"
@@ -176,3 +177,22 @@ def test_checkins_are_reminded_when_overdue_and_recorded_once(store: Store) -> N
     again = store.checkins.done(asked.award_id, "amara.okafor", "twice")
     assert done.note == again.note == "Showed the flag clean-up"
     assert store.checkins.rate() == (1, 1)
+
+
+def test_a_weekly_digest_waits_for_monday_and_gathers_what_folds_meanwhile(store: Store) -> None:
+    northwind(store)
+    manifest = manifest_with(
+        budget={
+            "per_person_per_day": 1,
+            "per_person_per_week": 1,
+            "digest": "weekly",
+            "digest_at": "08:30",
+        },
+        channels=[EMAIL],
+        checkins={"max_reminders": 0},
+    )
+    scheduler(store, manifest).tick()  # Friday 20 November 2026: the check-in prompt folds
+    scheduler(store, manifest, LATER + timedelta(minutes=1)).tick()  # into a digest
+    [digest] = [n for n in store.notices.list(person="amara.okafor") if n.kind == "digest"]
+    assert digest.due_at == datetime(2026, 11, 23, 8, 30, tzinfo=UTC)  # Monday, London time
+    assert len(digest.variables["items"]) == 1

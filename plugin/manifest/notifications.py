@@ -96,6 +96,9 @@ class NotificationBudget(Strict):
     per_person_per_day: Annotated[StrictInt, Field(ge=0)] = 2
     per_person_per_week: Annotated[StrictInt, Field(ge=0)] = 3
     quiet_hours: QuietHours | None = None
+    # What did not fit goes out together: every day, or on Mondays, at this local time.
+    digest: Literal["daily", "weekly"] = "daily"
+    digest_at: TimeOfDay = "09:00"
 
 
 class CheckIns(Strict):

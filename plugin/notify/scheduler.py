@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -292,13 +292,35 @@ class Scheduler:
                 # The greeting and the sign-off once, around the digest, not around each item.
                 middle = r.text.split("\n\n")[1:-1]
                 rendered.append({"subject": r.subject, "text": "\n\n".join(middle)})
-            key = f"digest:{person_id}:{items[0].id}"
-            self.store.notices.add_many(
-                [NewNotice(key, person_id, budget.DIGEST, now, {"items": rendered})], conn=conn
-            )
-            digest = self.store.notices.get_by_key(key, conn=conn)
-            assert digest is not None
+            waiting = self.store.notices.pending_of(person_id, budget.DIGEST, conn=conn)
+            if waiting is not None:  # one digest per person: what folds meanwhile joins it
+                merged = [*waiting.variables.get("items", []), *rendered]
+                self.store.notices.mark([waiting.id], variables={"items": merged}, conn=conn)
+                digest = waiting
+            else:
+                key = f"digest:{person_id}:{items[0].id}"
+                due = self._next_digest(person, now)
+                self.store.notices.add_many(
+                    [NewNotice(key, person_id, budget.DIGEST, due, {"items": rendered})],
+                    conn=conn,
+                )
+                found = self.store.notices.get_by_key(key, conn=conn)
+                assert found is not None
+                digest = found
             self.store.notices.mark([i.id for i in items], digest_id=digest.id, conn=conn)
+
+    def _next_digest(self, person: Person, now: datetime) -> datetime:
+        """The next digest time in the person's zone: daily, or on Mondays."""
+        settings = self.manifest.notifications.budget
+        zone = self.zones.get(person.id, self.default_zone)
+        local = now.astimezone(zone)
+        at = time.fromisoformat(settings.digest_at)
+        day = local.date()
+        while True:
+            moment = datetime.combine(day, at, zone)
+            if moment > now and (settings.digest == "daily" or day.weekday() == 0):
+                return moment
+            day += timedelta(days=1)
 
 
 def _reaches(channel: str, person: Person, variables: Mapping[str, Any]) -> bool:

@@ -147,6 +147,24 @@ class Notices(Repository):
                 found.setdefault(notice.person_id, []).append(notice)
         return found
 
+    def pending_of(
+        self, person: str, kind: str, *, conn: Connection | None = None
+    ) -> Notice | None:
+        """The person's oldest message of `kind` not decided yet."""
+        query = (
+            select(notifications)
+            .where(
+                notifications.c.person_id == person,
+                notifications.c.kind == kind,
+                notifications.c.status == "pending",
+            )
+            .order_by(notifications.c.id)
+            .limit(1)
+        )
+        with self.tx(conn) as c:
+            row = c.execute(query).mappings().first()
+        return to_model(Notice, row) if row else None
+
     def get_by_key(self, key: str, *, conn: Connection | None = None) -> Notice | None:
         with self.tx(conn) as c:
             row = c.execute(select(notifications).where(notifications.c.key == key)).mappings()
