@@ -53,6 +53,17 @@ def _browse(manifest: Manifest, key: str) -> str | None:
     return f"{str(jira.base_url).rstrip('/')}/browse/{key}" if jira else None
 
 
+class _Notices:
+    """The notices of one award event: keyed by the event, the kind and the recipient."""
+
+    def __init__(self, event: int, at: datetime, base: dict[str, Any]) -> None:
+        self.event, self.at, self.base = event, at, base
+
+    def __call__(self, kind: str, recipient: str, **extra: Any) -> NewNotice:
+        key = f"award:{self.event}:{kind}:{recipient}"
+        return NewNotice(key, recipient, kind, self.at, {**self.base, **extra})
+
+
 def award_triggers(
     store: Store, manifest: Manifest, conn: Connection, now: datetime
 ) -> Iterator[NewNotice]:
@@ -83,52 +94,21 @@ def award_triggers(
     for row in rows:
         at = min(row.at, now)  # another worker's clock may run ahead: due now, not later
         base = _award_vars(manifest, row)
-        learner, event = row.person_id, row.id
-        to, before = row.to_state, row.from_state
+        learner, to, before = row.person_id, row.to_state, row.from_state
+        notice = _Notices(row.id, at, base)
         if to == "pending_approval" and before in (None, "revoked"):
-            yield NewNotice(
-                f"award:{event}:awarded:{learner}",
-                learner,
-                "awarded",
-                at,
-                {**base, "state": to},
-            )
+            yield notice("awarded", learner, state=to)
             for manager in manifest.managers_of(learner):
-                yield NewNotice(
-                    f"award:{event}:approval_needed:{manager}",
-                    manager,
-                    "approval_needed",
-                    at,
-                    {**base, "manager": manager},
-                )
+                yield notice("approval_needed", manager, manager=manager)
         elif to in GRANTED and before in (None, "pending_approval", "revoked"):
             if before != "pending_approval" or to == "approved":
-                yield NewNotice(
-                    f"award:{event}:awarded:{learner}",
-                    learner,
-                    "awarded",
-                    at,
-                    {**base, "state": to},
-                )
+                yield notice("awarded", learner, state=to)
             for manager in manifest.managers_of(learner):
-                if store.checkins.add(
-                    row.award_id, manager, learner, at + timedelta(days=due_days), conn=conn
-                ):
-                    yield NewNotice(
-                        f"award:{event}:checkin_prompt:{manager}",
-                        manager,
-                        "checkin_prompt",
-                        at,
-                        {**base, "manager": manager},
-                    )
+                due = at + timedelta(days=due_days)
+                if store.checkins.add(row.award_id, manager, learner, due, conn=conn):
+                    yield notice("checkin_prompt", manager, manager=manager)
         elif to == "revoked":
-            yield NewNotice(
-                f"award:{event}:revoked:{learner}",
-                learner,
-                "revoked",
-                at,
-                {**base, "reason": row.note or ""},
-            )
+            yield notice("revoked", learner, reason=row.note or "")
     if rows:
         store.cursors.set(SOURCE, "award_events", str(rows[-1].id), rows[-1].id, conn=conn)
 
