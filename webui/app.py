@@ -54,6 +54,8 @@ def init_app(app: Flask, store: Store, manifest: Manifest) -> None:
     actions = AwardActions(store, manifest, EffectSettings.of(manifest), store.clock)
     limiter = LoginLimiter()
     app.extensions[UI_EXTENSION] = UiServices(store, manifest, actions, limiter, minutes * 60)
+    from webui.pages import load
     from webui.views import bp  # the views import this module
 
+    load()
     app.register_blueprint(bp)

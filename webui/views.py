@@ -38,6 +38,7 @@ from plugin.report.review import ticket_url
 from plugin.store import Award, InvalidTransition
 from plugin.store.notices import CheckIn, UnknownCheckIn
 from plugin.times import shown
+from webui import nav
 from webui.app import UI_EXTENSION, UiServices, csrf
 from webui.passwords import hash_password, needs_rehash, verify
 from webui.words import word
@@ -136,7 +137,8 @@ def _t(key: str, **values: Any) -> str:
 
 @bp.context_processor
 def _page() -> dict[str, Any]:
-    return {"viewer": g.get("viewer"), "lang": locale(), "when": when}
+    found = g.get("viewer")
+    return {"viewer": found, "lang": locale(), "when": when, "links": nav.visible(found)}
 
 
 @bp.before_request
@@ -189,6 +191,12 @@ def _error(exc: HTTPException) -> tuple[str, int]:
 
 
 _KNOWN = {"e400", "e400_csrf", "e401", "e403", "e404", "e405", "e413", "e429", "e500"}
+
+
+nav.add("webui.approvals", "approvals", lambda v: v.is_manager or v.is_admin, 20)
+nav.add("webui.checkins", "checkins", lambda v: v.is_manager, 30)
+nav.add("webui.me", "me", lambda v: True, 90)
+nav.add("webui.audit_page", "audit", lambda v: v.is_admin, 100)
 
 
 # --- signing in and out ---

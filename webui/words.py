@@ -150,6 +150,18 @@ WORDS: dict[str, dict[str, str]] = {
 }
 
 
+def add(words: dict[str, dict[str, str]]) -> None:
+    """A page module's own words; a key already taken, or one language without the other,
+    is a mistake caught when the module is imported."""
+    if set(words) != set(LOCALES) or set(words["en"]) != set(words["ru"]):
+        raise ValueError("page words need the same keys in English and Russian")
+    taken = set(words["en"]) & set(WORDS["en"])
+    if taken:
+        raise ValueError(f"page words already defined: {sorted(taken)}")
+    for locale in LOCALES:
+        WORDS[locale].update(words[locale])
+
+
 def word(locale: str, key: str, **values: Any) -> str:
     table = WORDS.get(locale, WORDS["en"])
     text = table.get(key) or WORDS["en"].get(key, key)
