@@ -85,8 +85,13 @@ def test_demo_runs_the_whole_loop(tmp_path: Path, capsys: pytest.CaptureFixture[
         "checkin_prompt     sent      3",
         "sprint_invitation  sent      3",
         "stalled_reminder   sent      2",
+        "apply_suggestion   sent      4",
     ):
         assert line in messages, line
     assert "[en] amara.okafor@northwind.example: Your approval, please: Ben Carter applied" in out
     assert "[ru] farah.haddad@northwind.example: Продолжим «Reading a query plan»?" in out
     assert "[en] kofi.asante@northwind.example: Pick up where you left off" in out
+    assert "[en] hana.sato@northwind.example: Where you could use Accessible UI" in out
+    assert (
+        "[ru] elena.petrova@northwind.example: Где пригодится навык «Incident postmortems»" in out
+    )

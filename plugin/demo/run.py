@@ -33,7 +33,8 @@ def describe_sources(manifest: Manifest) -> str:
         lines.append(f"lrs     {manifest.xapi.endpoint} (xAPI {manifest.xapi.xapi_version})")
     lines.append(
         "none of these is reachable offline: the demo uses a local LRS instead, leaves Moodle "
-        "out\n(learners keep their Logstore accounts) and shows Jira writes as a dry run"
+        "out\n(learners keep their Logstore accounts), shows Jira writes as a dry run and answers "
+        '"apply it now" searches from a small offline backlog (plugin/demo/backlog.py)'
     )
     return "\n".join(lines)
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from plugin.manifest import Manifest
+from plugin.demo.backlog import offline_suggest
+from plugin.manifest import Manifest, load_manifest
 from plugin.service import compose
 from plugin.service.run import Service
 
@@ -134,9 +135,18 @@ def captured() -> Iterator[Captured]:
 
 def start(manifest_file: Path, database: str, env: Mapping[str, str]) -> Service:
     """`serve --port 0 --poll 0.2 --id demo --jira-dry-run`, started in this process (no
-    signal handlers: the demo stops it with `shutdown()`)."""
+    signal handlers: the demo stops it with `shutdown()`); "apply it now" searches the demo's
+    offline backlog instead of Jira."""
+    manifest = load_manifest(manifest_file)
     settings = compose.Settings(
-        manifest_file, database, "demo", poll=0.2, grace=5.0, jira_dry_run=True, notify_every=0.5
+        manifest_file,
+        database,
+        "demo",
+        poll=0.2,
+        grace=5.0,
+        jira_dry_run=True,
+        notify_every=0.5,
+        offline_suggest=offline_suggest(manifest),
     )
     service = compose.serve(
         settings, compose.Http(port=0, threads=4), compose.Workers(), 300.0, env

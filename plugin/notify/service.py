@@ -10,7 +10,7 @@ from pathlib import Path
 from plugin.errors import ConfigError, Problem
 from plugin.manifest import Manifest
 from plugin.notify.locale import Locales, jira_lookup, moodle_lookup
-from plugin.notify.scheduler import Links, Scheduler
+from plugin.notify.scheduler import Links, Scheduler, Suggest
 from plugin.notify.suggest import suggester
 from plugin.notify.words import Words
 from plugin.runtime import Secrets, jira_client, moodle_client
@@ -39,12 +39,14 @@ def scheduler_for(
     env: Mapping[str, str],
     *,
     jira_dry_run: bool = False,
+    offline_suggest: Suggest | None = None,
 ) -> Scheduler | None:
-    """None when the manifest names no channel that reaches people."""
+    """None when the manifest names no channel that reaches people. `offline_suggest` answers
+    "apply it now" when Jira is a dry run (the demo's backlog)."""
     if not any(c.type != "lrs_statement" for c in manifest.notifications.channels):
         log.info("notify: no message channel in the manifest; nothing is planned")
         return None
-    suggest = None
+    suggest = offline_suggest if jira_dry_run else None
     if manifest.jira is not None and not jira_dry_run:
         suggest = suggester(manifest, jira_client(manifest, secrets).search_first)
     secret = env.get(UNSUBSCRIBE_SECRET)

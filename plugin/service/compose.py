@@ -23,6 +23,7 @@ from flask import Flask, Response, request
 
 from plugin.errors import SkillrelayError
 from plugin.manifest import Manifest, load_manifest
+from plugin.notify.scheduler import Suggest
 from plugin.notify.service import scheduler_for
 from plugin.outbox_pacing import duration
 from plugin.outbox_worker import BACKOFF_BASE, RETRY_BUDGET, OutboxWorker, exponential_backoff
@@ -62,6 +63,7 @@ class Settings:
     grace: float = 10.0  # seconds a shutdown may take
     jira_dry_run: bool = False  # log Jira's effects instead of writing them
     notify_every: float = 60.0  # seconds between notification planning ticks
+    offline_suggest: Suggest | None = None  # "apply it now" without Jira (the demo)
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ def notify_loop(
         opened.secrets,
         opened.env,
         jira_dry_run=settings.jira_dry_run,
+        offline_suggest=settings.offline_suggest,
     )
     if scheduler is None:
         return None
