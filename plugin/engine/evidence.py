@@ -69,4 +69,9 @@ def evidence_of(d: Decision) -> dict[str, Any]:
             "max_awards_per_person_per_sprint": s.cap,
             "budget": {"per_sprint": s.per_sprint, "per_quarter": s.per_quarter},
         }
+    # The words of `skillrelay explain`, kept with the award: the approvals page shows them
+    # without rebuilding the engine from the whole inbox.
+    from plugin.engine.explain import explain_one  # explain imports decision, which imports this
+
+    evidence["why"] = explain_one(d)
     return evidence
