@@ -98,6 +98,24 @@ class CompletionStateCode(IntEnum):
     COMPLETE_FAIL = 3
 
 
+class RuleValue(Lenient):
+    """How far one completion rule is met: `status` is a COMPLETION_* state (1: met)."""
+
+    status: int = 0
+    description: str = ""
+
+
+class RuleResult(Lenient):
+    """One `details` item (core_completion\\cm_completion_details, Moodle 3.11+), e.g.
+    {"rulename": "completionview", "rulevalue": {"status": 1, "description": "View"}}."""
+
+    rulename: str = ""
+    rulevalue: RuleValue = RuleValue()
+
+
+VIEW_RULE = "completionview"  # the rule "the student must view this activity"
+
+
 class ActivityStatus(Lenient):
     cmid: int
     modname: str = ""
@@ -107,6 +125,17 @@ class ActivityStatus(Lenient):
     tracking: int = 0  # 0 none, 1 manual, 2 automatic
     overrideby: int | None = None
     istrackeduser: bool | None = None  # Moodle 4.0+; False for teachers and other non-learners
+    # Moodle 3.11+, automatic tracking only: one result per rule; absent before 3.11.
+    details: tuple[RuleResult, ...] = ()
+
+    @property
+    def viewed(self) -> bool:
+        """True when the activity has a "view" rule and this user met it. Moodle gives no
+        view time here. Under a manual override the rule reports the overall state instead."""
+        return any(
+            d.rulename == VIEW_RULE and d.rulevalue.status == CompletionStateCode.COMPLETE
+            for d in self.details
+        )
 
 
 class MoodleWarning(Lenient):

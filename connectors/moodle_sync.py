@@ -23,6 +23,21 @@ sync emits every current non-incomplete state (history for the admin); later syn
 Completion only when a state changed. A return to incomplete is dated by Moodle's time when
 it has one, otherwise by the sync time; its key then carries the time of the completion it
 undoes, so a re-run gives the same key.
+
+Started modules (for the stalled-module reminders, when switched on): a Progress event per
+person and tracked module of interest that is still incomplete, when
+
+- `started_on_view`: its "view" completion rule is met (Moodle 3.11+ `details`; older sites
+  send none and give no such signal). Verb "viewed", key `moodle-progress:<u>:<cm>:viewed`;
+  the cursor remembers it as the entry `[0, 0]` (incomplete, viewed), so it is emitted once.
+- `started_on_enrolment`: the person is newly seen enrolled in the course (a user whose
+  completion could not be read is not seen yet). Verb "enrolled", key
+  `moodle-progress:<u>:<cm>:enrolled`; the cursor lists the user ids seen enrolled, as
+  `"enrolled": [5, 6]`, so its size follows the enrolments; a user who leaves is dropped.
+
+Moodle gives neither the view time nor the enrolment time here, so both are dated by the sync
+time on first sight. An old cursor (without these) still loads; with both off the cursor is
+exactly the completion states above.
 """
 
 from __future__ import annotations
@@ -31,13 +46,14 @@ import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from connectors.moodle import SYNC_FUNCTIONS, MoodleClient
 from connectors.moodle_models import ActivitiesCompletion, ActivityStatus, MoodleUser
 from connectors.moodle_wire import ContextAccessError
-from plugin.domain import Completion, CompletionState, PersonRef
+from plugin.domain import Completion, CompletionState, PersonRef, Progress, ProgressVerb
 from plugin.errors import AuthError, ConnectorError, FatalError
 from plugin.ports import Batch
 
@@ -45,6 +61,11 @@ log = logging.getLogger("skillrelay.moodle")
 
 Key = tuple[int, int]  # (userid, cmid)
 Seen = tuple[int, int]  # (state, timecompleted)
+VIEWED: Seen = (0, 0)  # incomplete, its "view" rule met: the viewed Progress was emitted
+ENROLLED = "enrolled"  # the cursor's list of user ids seen enrolled
+# Progress has no "enrolled" verb: an enrolment reads as ADL "attempted" (started it); its
+# natural key still says enrolled.
+ENROLLED_VERB: ProgressVerb = "enrolled"
 
 STATES: Mapping[int, CompletionState] = {
     0: CompletionState.INCOMPLETE,
@@ -71,6 +92,7 @@ class MoodleSource:
     such as an unconfirmed account) goes to `Batch.errors` and keeps that user's last known
     states; a course or module that cannot be read is reported at the end (IncompleteSync);
     other AuthError and any RetriableError end the pull (fix or retry later).
+    `started_on_view` and `started_on_enrolment` add the Progress signals (module docstring).
     """
 
     name = "moodle"
@@ -84,6 +106,8 @@ class MoodleSource:
         unplaced: Iterable[int] = (),
         concurrency: int = 4,
         only_active: bool = False,
+        started_on_view: bool = False,
+        started_on_enrolment: bool = False,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -93,6 +117,8 @@ class MoodleSource:
         self.cmids = frozenset(cmids) | frozenset(self.unplaced)
         self.concurrency = concurrency
         self.only_active = only_active
+        self.started_on_view = started_on_view
+        self.started_on_enrolment = started_on_enrolment
 
     def pull(self, cursors: Mapping[str, str | None], now: datetime) -> Iterator[Batch]:
         self.client.connect(SYNC_FUNCTIONS)
@@ -147,16 +173,17 @@ class MoodleSource:
     def sync_course(self, courseid: int, cursor: str | None, now: datetime) -> Batch:
         """One course's batch; raises FatalError when the course cannot be read."""
         stream = course_stream(courseid)
-        known, errors = load_state(cursor)
-        errors = [f"course {courseid}: {e}" for e in errors]
+        known, notes = read_cursor(cursor)
+        errors = [f"course {courseid}: {e}" for e in notes]
         users = self.client.enrolled_users(courseid, only_active=self.only_active)
 
         by_user: dict[int, dict[int, Seen]] = {}
-        for (userid, cmid), seen in known.items():
+        for (userid, cmid), seen in known.states.items():
             if cmid in self.cmids:  # a module dropped from the manifest drops its entries
                 by_user.setdefault(userid, {})[cmid] = seen
         state: dict[Key, Seen] = {}
-        events: list[Completion] = []
+        enrolled: set[int] = set()
+        events: list[Completion | Progress] = []
         raw: list[Mapping[str, Any]] = []
         fetched = 0
         for user, outcome in zip(users, self._read(courseid, users), strict=True):
@@ -164,11 +191,14 @@ class MoodleSource:
             if isinstance(outcome, FatalError):
                 errors.append(f"course {courseid} user {user.id}: {outcome}")
                 state.update(((user.id, cmid), seen) for cmid, seen in before.items())
+                if user.id in known.enrolled:
+                    enrolled.add(user.id)  # still enrolled; a new one is tried next sync
                 continue
             fetched += len(outcome.statuses)
             errors.extend(
                 f"course {courseid} user {user.id}: {w.describe()}" for w in outcome.warnings
             )
+            newcomer = self.started_on_enrolment and user.id not in known.enrolled
             after = dict(before)  # modules not reported this time keep their entry
             for status in outcome.statuses:
                 if status.cmid not in self.cmids or status.istrackeduser is False:
@@ -179,17 +209,21 @@ class MoodleSource:
                         f"unknown completion state {status.state}"
                     )
                     continue
-                event = change(user, status, before.get(status.cmid), now)
-                if event is not None:
+                last = before.get(status.cmid)
+                for event in self._events(user, status, last, newcomer, now):
                     events.append(event)
                     raw.append({"courseid": courseid, "userid": user.id, **status.model_dump()})
                 if status.state:
                     after[status.cmid] = (status.state, status.timecompleted)
+                elif self._viewed(status):
+                    after[status.cmid] = VIEWED
                 else:
                     after.pop(status.cmid, None)
             state.update(((user.id, cmid), seen) for cmid, seen in after.items())
+            if self.started_on_enrolment:
+                enrolled.add(user.id)
 
-        encoded = dump_state(state)
+        encoded = dump_state(state, enrolled)
         return Batch(
             stream=stream,
             events=tuple(events),
@@ -197,6 +231,30 @@ class MoodleSource:
             fetched=fetched,
             raw=tuple(raw),
             errors=tuple(errors),
+        )
+
+    def _events(
+        self,
+        user: MoodleUser,
+        status: ActivityStatus,
+        last: Seen | None,
+        newcomer: bool,
+        now: datetime,
+    ) -> Iterator[Completion | Progress]:
+        """What one status says that was not said before: a completion change, a first view,
+        a first enrolment."""
+        completion = change(user, status, last, now)
+        if completion is not None:
+            yield completion
+        if self._viewed(status) and last != VIEWED:
+            yield started(user, status.cmid, "viewed", "viewed", now)
+        if newcomer and status.state == 0 and status.tracking:
+            yield started(user, status.cmid, ENROLLED_VERB, "enrolled", now)
+
+    def _viewed(self, status: ActivityStatus) -> bool:
+        """A tracked module still incomplete whose "view" rule is met, when that counts."""
+        return (
+            self.started_on_view and status.state == 0 and bool(status.tracking) and status.viewed
         )
 
     def _read(
@@ -237,6 +295,26 @@ def _settle(future: Future[ActivitiesCompletion]) -> ActivitiesCompletion | Fata
         return exc
 
 
+def person(user: MoodleUser) -> PersonRef:
+    return PersonRef(
+        system="moodle", id=str(user.id), email=user.email or None, display_name=user.fullname
+    )
+
+
+def started(
+    user: MoodleUser, cmid: int, verb: ProgressVerb, signal: str, now: datetime
+) -> Progress:
+    """A person started a module; dated `now`, the sync that first saw it (see module doc)."""
+    return Progress(
+        source="moodle",
+        natural_key=f"moodle-progress:{user.id}:{cmid}:{signal}",
+        person=person(user),
+        module=f"moodle:cm:{cmid}",
+        verb=verb,
+        at=now,
+    )
+
+
 def change(
     user: MoodleUser, status: ActivityStatus, before: Seen | None, now: datetime
 ) -> Completion | None:
@@ -251,30 +329,54 @@ def change(
     return Completion(
         source="moodle",
         natural_key=f"moodle:{user.id}:{status.cmid}:{status.state}:{stamp}",
-        person=PersonRef(
-            system="moodle", id=str(user.id), email=user.email or None, display_name=user.fullname
-        ),
+        person=person(user),
         module=f"moodle:cm:{status.cmid}",
         state=STATES[status.state],
         at=at,
     )
 
 
-def load_state(cursor: str | None) -> tuple[dict[Key, Seen], list[str]]:
+@dataclass(frozen=True)
+class CourseCursor:
+    """What a course cursor remembers: states by (user, cm), and the users seen enrolled."""
+
+    states: dict[Key, Seen] = field(default_factory=dict)
+    enrolled: frozenset[int] = frozenset()
+
+
+def read_cursor(cursor: str | None) -> tuple[CourseCursor, list[str]]:
     """Decode a course cursor; an unreadable one starts over (with a note for Batch.errors)."""
     if not cursor:
-        return {}, []
+        return CourseCursor(), []
     try:
         data = json.loads(cursor)
-        state: dict[Key, Seen] = {}
-        for key, (seen_state, seen_time) in data.items():
+        states: dict[Key, Seen] = {}
+        enrolled: frozenset[int] = frozenset()
+        for key, value in data.items():
+            if key == ENROLLED:
+                if not isinstance(value, list):
+                    raise ValueError("enrolled is not a list")
+                enrolled = frozenset(int(userid) for userid in value)
+                continue
+            seen_state, seen_time = value
             userid, cmid = key.split(":")
-            state[(int(userid), int(cmid))] = (int(seen_state), int(seen_time))
+            states[(int(userid), int(cmid))] = (int(seen_state), int(seen_time))
     except (ValueError, TypeError, AttributeError):
-        return {}, ["unreadable cursor, starting over (repeats are dropped by natural key)"]
-    return state, []
+        return CourseCursor(), [
+            "unreadable cursor, starting over (repeats are dropped by natural key)"
+        ]
+    return CourseCursor(states, enrolled), []
 
 
-def dump_state(state: Mapping[Key, Seen]) -> str:
-    data = {f"{u}:{c}": [s, t] for (u, c), (s, t) in sorted(state.items())}
+def load_state(cursor: str | None) -> tuple[dict[Key, Seen], list[str]]:
+    """The states of a course cursor (see read_cursor)."""
+    found, notes = read_cursor(cursor)
+    return found.states, notes
+
+
+def dump_state(state: Mapping[Key, Seen], enrolled: Iterable[int] = ()) -> str:
+    data: dict[str, Any] = {f"{u}:{c}": [s, t] for (u, c), (s, t) in sorted(state.items())}
+    users = sorted(set(enrolled))
+    if users:  # left out when empty: with the enrolment signal off the cursor is as before
+        data[ENROLLED] = users
     return json.dumps(data, separators=(",", ":"))

@@ -70,7 +70,9 @@ class Completion(Frozen):
     at: datetime
 
 
-ProgressVerb = Literal["attempted", "launched", "initialized", "progressed", "viewed", "resumed"]
+ProgressVerb = Literal[
+    "attempted", "launched", "initialized", "progressed", "viewed", "resumed", "enrolled"
+]
 
 
 class Progress(Frozen):

@@ -116,6 +116,8 @@ class LazyMoodleSource:
                 cmids=cmids,
                 unplaced=unplaced,
                 concurrency=src.concurrency,
+                started_on_view=True,
+                started_on_enrolment=src.started_on_enrolment,
             )
         return self._source
 

@@ -18,6 +18,8 @@ from urllib.parse import parse_qsl
 
 FIXTURES = Path(__file__).parent / "fixtures" / "moodle"
 ENDPOINT = "/webservice/rest/server.php"
+# What an activity status held before Moodle 3.11 added `details` and the flags beside it.
+LEGACY_STATUS = {"cmid", "modname", "instance", "state", "timecompleted", "tracking", "overrideby"}
 
 
 def fixture(name: str) -> Any:
@@ -39,6 +41,11 @@ class Site:
     courses: dict[int, Course] = field(default_factory=dict)
     states: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)  # (user, cm)
     hidden_modules: set[int] = field(default_factory=set)  # the token's user cannot see these
+    view_rule: set[int] = field(default_factory=set)  # cmids completed by viewing (and more)
+    viewed: set[tuple[int, int]] = field(default_factory=set)  # (user, cm): view rule met
+    non_learners: set[int] = field(default_factory=set)  # teachers: istrackeduser false
+    details: bool = True  # False: answer as Moodle before 3.11, without `details`
+    user_errors: dict[int, str] = field(default_factory=dict)  # user -> error fixture answered
     token_user_courses: list[int] = field(default_factory=list)  # a site admin: none
     calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -89,12 +96,23 @@ class Site:
     def do_core_completion_get_activities_completion_status(self, form: dict[str, str]) -> Any:
         course = self.courses[int(form["courseid"])]
         userid = int(form["userid"])
+        if userid in self.user_errors:
+            return fixture(self.user_errors[userid])
         template = fixture("activities_completion")["statuses"][1]
+        with_view = fixture("activities_completion_viewed")["statuses"][0]
         statuses = []
         for cmid in course.cmids:
-            status = copy.deepcopy(template)
+            status = copy.deepcopy(with_view if cmid in self.view_rule else template)
             state, when = self.states.get((userid, cmid), (0, 0))
             status.update(cmid=cmid, state=state, timecompleted=when)
+            for rule in status["details"]:
+                if rule["rulename"] == "completionview":
+                    rule["rulevalue"]["status"] = int((userid, cmid) in self.viewed)
+            if userid in self.non_learners:
+                status["istrackeduser"] = False
+            if not self.details:
+                for name in set(status) - LEGACY_STATUS:
+                    del status[name]
             statuses.append(status)
         return {"statuses": statuses, "warnings": []}
 

@@ -89,6 +89,9 @@ class MoodleSource(Strict):
     url: SecureUrl
     token_env: EnvName
     concurrency: Annotated[StrictInt, Field(ge=1, le=32)] = 4
+    # A new enrolment in the course of a module of interest counts as starting it (for the
+    # stalled-module reminders); an activity viewed but not completed always counts.
+    started_on_enrolment: StrictBool = True
 
 
 class XapiSource(Strict):
