@@ -235,3 +235,33 @@ def test_a_shutdown_gives_up_after_the_grace_period(
     finally:
         release.set()
         loop.join(5)
+
+
+def test_requests_waiting_for_a_thread_are_counted_not_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """waitress warns "Task queue depth is N" for every request that waits: under load that
+    was thousands of log lines a second. The depth is kept for the metrics instead."""
+    started = threading.Event()
+    server = HttpServer(slow_app(started, 0.3), host="127.0.0.1", port=0, threads=1)
+    server.start()
+    caplog.set_level(logging.DEBUG)
+    try:
+        clients = [
+            threading.Thread(target=lambda: requests.get(server.address + "/slow", timeout=10))
+            for _ in range(3)
+        ]
+        for client in clients:
+            client.start()
+        assert started.wait(5)
+        deadline = time.monotonic() + 5
+        while server.queued() < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.queued() == 2  # one runs on the only thread, two wait
+        for client in clients:
+            client.join(10)
+        assert server.queued() == 0
+        assert server.depth.peak == 2 and server.depth.times >= 2
+    finally:
+        assert server.close(5)
+    assert not [r for r in caplog.records if "queue depth" in r.getMessage()]

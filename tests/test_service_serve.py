@@ -110,6 +110,9 @@ def test_serve_decides_delivers_and_stops_cleanly(
         for id in sent:
             assert lrs.get_statement(id) is not None
         assert requests.get(f"{base}/readyz", timeout=5).status_code == 200
+        metrics = requests.get(f"{base}/metrics", timeout=5).text
+        assert "skillrelay_http_queued_requests 0.0" in metrics
+        assert "skillrelay_http_queued_requests_peak " in metrics
         assert child.wait_for(r"jira dry run, not written: comment on PAY-301")
 
         code, took = child.terminate()

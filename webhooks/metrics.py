@@ -23,6 +23,23 @@ log = logging.getLogger("skillrelay.webhooks")
 PREFIX = "skillrelay"
 
 
+class QueueCollector(Collector):
+    def __init__(self, queued: Callable[[], int], peak: Callable[[], int]) -> None:
+        self.queued, self.peak = queued, peak
+
+    def collect(self) -> Iterator[Metric]:
+        now = GaugeMetricFamily(
+            f"{PREFIX}_http_queued_requests", "Requests waiting for a free request thread"
+        )
+        now.add_metric([], self.queued())
+        yield now
+        most = GaugeMetricFamily(
+            f"{PREFIX}_http_queued_requests_peak", "The most requests that waited at once"
+        )
+        most.add_metric([], self.peak())
+        yield most
+
+
 class StoreCollector(Collector):
     """Outbox backlog and inbox counts, queried when Prometheus scrapes."""
 
@@ -116,6 +133,11 @@ class Metrics:
         failed: Callable[[], dict[str, int]] = dict,
     ) -> None:
         self.registry.register(StoreCollector(backlog, inbox_counts, failed))
+
+    def watch_server(self, queued: Callable[[], int], peak: Callable[[], int]) -> None:
+        """The HTTP server's request queue: how many wait for a request thread now, and the
+        most that ever waited (the server grows past its threads under load)."""
+        self.registry.register(QueueCollector(queued, peak))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -37,6 +37,7 @@ from plugin.service.run import Service
 from plugin.store import Store
 from plugin.sync import sync_all
 from webhooks import create_app
+from webhooks.services import EXTENSION, Services
 
 log = logging.getLogger("skillrelay.service")
 # Each webhook wakes the pipeline. Under load a run then decided one or two events, and the
@@ -307,6 +308,10 @@ def serve(
             where = f"{http.host}:{http.port}"
             raise SkillrelayError(f"http: cannot listen on {where}: {exc.strerror}") from None
         log.info("http: listening on %s (waitress, %d threads)", server.address, http.threads)
+        depth = server.depth
+        found = app.extensions[EXTENSION]
+        assert isinstance(found, Services)
+        found.metrics.watch_server(server.queued, lambda: depth.peak)
     except BaseException:
         opened.store.close()
         raise

@@ -32,6 +32,20 @@ from plugin.service.guard import SWEEP, GuardedServer, Limits, adjustments
 POLL = 0.02  # seconds between checks while draining
 
 
+class QueueDepth:
+    """Stands in for waitress's "Task queue depth is N" logger: under load it wrote a warning
+    for nearly every request (thousands a second, on the request path). The depth is kept
+    instead, for the `skillrelay_http_queued_requests` metric."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self.times = 0
+
+    def warning(self, message: str, depth: int, *args: Any) -> None:
+        self.times += 1
+        self.peak = max(self.peak, depth)
+
+
 def body_limit(app: Callable[..., Any]) -> int:
     """The app's own body limit (Flask's MAX_CONTENT_LENGTH), so both refuse the same."""
     config = getattr(app, "config", None)
@@ -57,6 +71,8 @@ class HttpServer:
         )
         adj.asyncore_loop_timeout = SWEEP  # a float: the loop turns often enough to sweep
         tasks = ThreadedTaskDispatcher()
+        self.depth = tasks.queue_logger = QueueDepth()
+        self._tasks = tasks
         tasks.set_thread_count(threads)
         try:
             self.server: Any = GuardedServer(
@@ -83,6 +99,10 @@ class HttpServer:
 
     def connections(self) -> int:
         return len(self.server.active_channels)
+
+    def queued(self) -> int:
+        """Requests received and waiting for a free request thread, now."""
+        return len(self._tasks.queue)
 
     def start(self) -> None:
         self.thread.start()
