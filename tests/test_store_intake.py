@@ -155,3 +155,25 @@ def test_close_gives_its_connection_back(store: Store) -> None:
     store.inbox_writer.close()
     assert store.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     assert store.inbox_writer.add_new([event("b")]) == {("jira", "b")}  # opens a new one
+
+
+@pytest.mark.parametrize(("query", "level"), [("", 1), ("?synchronous=full", 2)])
+def test_sqlite_waits_for_the_disk_on_every_commit_when_asked(
+    tmp_path: object, query: str, level: int
+) -> None:
+    """NORMAL (with WAL) survives a crash of the process; FULL also survives power loss."""
+    url = f"sqlite:///{tmp_path}/store.db{query}"
+    migrate.upgrade(url)
+    with Store.open(url) as store:
+        # Both the pool's connections and the webhooks' own writer connection.
+        store.inbox_writer.write([store.inbox_writer.encode(event("PAY-1"))])
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == level
+        assert keys(store) == ["PAY-1"]
+
+
+def test_an_unknown_synchronous_level_is_a_config_error(tmp_path: object) -> None:
+    from plugin.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="synchronous='fast'.*normal, full, extra"):
+        Store.open(f"sqlite:///{tmp_path}/store.db?synchronous=fast")
