@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.peers.postgres",
     "tests.peers.ralph",
     "tests.peers.browser",
+    "tests.peers.oidc",
     "tests.skip_policy",
 ]
 

@@ -175,5 +175,5 @@ def test_sqlite_waits_for_the_disk_on_every_commit_when_asked(
 def test_an_unknown_synchronous_level_is_a_config_error(tmp_path: object) -> None:
     from plugin.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="synchronous='fast'.*normal, full, extra"):
+    with pytest.raises(ConfigError, match=r"synchronous='fast'.*normal, full, extra"):
         Store.open(f"sqlite:///{tmp_path}/store.db?synchronous=fast")

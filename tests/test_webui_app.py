@@ -3,6 +3,7 @@ idempotent approvals, the rate limit, check-ins and the audit trail."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import time
@@ -119,6 +120,41 @@ def test_a_manager_sees_only_their_teams_awards(
     assert "https://northwind.atlassian.net/browse/PAY-101" in page
     other = client_of(app, "elena.petrova").get("/ui/approvals").get_data(as_text=True)
     assert "RISK-7" in other and "PAY-101" not in other
+
+
+def test_the_reason_comes_from_the_award_or_for_older_awards_from_the_inbox(
+    app: Flask, world: tuple[Store, dict[str, int]]
+) -> None:
+    from sqlalchemy import update
+
+    from plugin.store.schema import awards as table
+
+    store, awards = world
+    award = store.awards.get(awards["PAY-101"])
+    assert award is not None and award.evidence is not None
+    said = award.evidence["why"]
+    with store.transaction() as conn:  # as the engine kept it before awards held the words
+        old = {k: v for k, v in award.evidence.items() if k != "why"}
+        conn.execute(update(table).where(table.c.id == award.id).values(evidence=old))
+    page = client_of(app, "amara.okafor").get("/ui/approvals").get_data(as_text=True)
+    assert said in html.unescape(page)  # rebuilt from the inbox: the same words
+
+
+def test_the_queue_is_paged_oldest_first(
+    app: Flask, world: tuple[Store, dict[str, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webui import views
+
+    monkeypatch.setattr(views, "PAGE", 1)
+    admin = client_of(app, "chloe.nguyen")  # an admin sees every team's awards
+    first = admin.get("/ui/approvals").get_data(as_text=True)
+    assert "PAY-101" in first and "RISK-7" not in first
+    more = re.search(r'href="(/ui/approvals\?after=\d+)"', first)
+    assert more, first
+    second = admin.get(more.group(1)).get_data(as_text=True)
+    assert "RISK-7" in second and "PAY-101" not in second
+    assert "The oldest waiting" in second
+    assert admin.get("/ui/approvals?after=x1").status_code == 400
 
 
 def test_approving_is_done_once_and_audited(

@@ -55,7 +55,9 @@ def test_a_manager_approves_and_checks_in(
     page.goto(f"{base}/ui/login")
     save_screenshot(page, "webui-login")
     sign_in(page, base, "amara.okafor")
-    assert page.url == f"{base}/ui/approvals"
+    assert page.url == f"{base}/ui/dashboard"  # a manager lands on the dashboard
+    page.get_by_role("link", name="Approvals", exact=True).click()
+    page.wait_for_load_state()
     rows = page.locator("tbody tr")
     assert rows.count() == 1  # Ben's award; Farah's (another team) is not shown
     assert "PAY-101" in rows.first.inner_text() and "RISK-7" not in page.inner_text("body")

@@ -31,6 +31,12 @@ DEFAULTS: dict[str, Any] = {
     "UI_SECRET_KEY": None,  # signs the web UI's sessions; the UI under /ui/ is off when unset
     "UI_INSECURE_HTTP": False,  # session cookies without Secure: plain-http demos and tests
     "UI_SESSION_MINUTES": 480,  # a web UI session ends this long after signing in
+    # Single sign-on (webui.oidc): on when any of the three is set, and then all three must
+    # be (ConfigError naming the one missing). Read on the first sign-in, not at start.
+    "OIDC_ISSUER": None,  # the OpenID provider's issuer URL (https; http only on loopback)
+    "OIDC_CLIENT_ID": None,  # the client (application) id registered at the provider
+    "OIDC_CLIENT_SECRET": None,  # its secret
+    "OIDC_SCOPES": "openid email profile",  # must include openid and email
 }
 UNSIGNED_HINT = "set it, or SKILLRELAY_ALLOW_UNSIGNED=true to accept unsigned requests (demos)"
 # An HMAC key or shared token this short can be guessed offline from one captured delivery

@@ -15,6 +15,7 @@ from plugin.store import Store
 from webui.limits import LoginLimiter
 
 UI_EXTENSION = "skillrelay.webui"
+OIDC_EXTENSION = "skillrelay.webui.oidc"  # set only when single sign-on is configured
 MIN_KEY_LENGTH = 32
 csrf = CSRFProtect()
 
@@ -29,7 +30,8 @@ class UiServices:
 
 
 def init_app(app: Flask, store: Store, manifest: Manifest) -> None:
-    """Mount the UI under /ui/; ConfigError when UI_SECRET_KEY is shorter than 32 characters."""
+    """Mount the UI under /ui/; ConfigError when UI_SECRET_KEY is shorter than 32 characters,
+    or single sign-on (OIDC_*) is half configured."""
     key = str(app.config["UI_SECRET_KEY"])
     if len(key) < MIN_KEY_LENGTH:
         message = (
@@ -37,6 +39,9 @@ def init_app(app: Flask, store: Store, manifest: Manifest) -> None:
             "are required (it signs the session cookies): e.g. `openssl rand -hex 32`"
         )
         raise ConfigError([Problem("", None, "UI_SECRET_KEY", message)])
+    from webui import oidc  # imports the views, which import this module
+
+    sso = oidc.settings_of(app.config)  # ConfigError when half configured
     minutes = int(app.config["UI_SESSION_MINUTES"])
     app.secret_key = key
     app.config.update(
@@ -54,6 +59,8 @@ def init_app(app: Flask, store: Store, manifest: Manifest) -> None:
     actions = AwardActions(store, manifest, EffectSettings.of(manifest), store.clock)
     limiter = LoginLimiter()
     app.extensions[UI_EXTENSION] = UiServices(store, manifest, actions, limiter, minutes * 60)
+    if sso is not None:
+        oidc.init_app(app, sso)
     from webui.pages import load
     from webui.views import bp  # the views import this module
 

@@ -33,13 +33,13 @@ from plugin.effects.facts import read_facts
 from plugin.engine.explain import explain_one
 from plugin.errors import ConfigError
 from plugin.manifest import Manifest
-from plugin.replay import engine_from_inbox
 from plugin.report.review import ticket_url
 from plugin.store import Award, InvalidTransition
+from plugin.store.ledger import AwardFilter
 from plugin.store.notices import CheckIn, UnknownCheckIn
 from plugin.times import shown
 from webui import nav
-from webui.app import UI_EXTENSION, UiServices, csrf
+from webui.app import OIDC_EXTENSION, UI_EXTENSION, UiServices, csrf
 from webui.passwords import hash_password, needs_rehash, verify
 from webui.words import word
 
@@ -50,11 +50,12 @@ bp = Blueprint(
     template_folder="templates",
     static_folder="static",
 )
-OPEN = ("webui.login", "webui.static")
+OPEN = ("webui.login", "webui.static", "webui.oidc_login", "webui.oidc_callback")
 AWARD_ID = re.compile(r"[0-9]{1,18}")  # fits a BIGINT; anything else is a tampered form
 MAX_NOTE = 2000
 MAX_PERSON_ID = 200
 MAX_SELECTED = 200
+PAGE = 100  # awards waiting, oldest first, a page
 VERBS = {"approve": "approved", "reject": "rejected"}
 
 
@@ -163,6 +164,13 @@ def _current(person: str) -> Viewer | None:
     if not isinstance(started, int | float) or time.time() - started > ui().session_seconds:
         return None
     user = ui().store.users.get(person)
+    if session.get("via") == "oidc":
+        # The provider vouched for the e-mail: no account row is needed (an admin row still
+        # counts); the session ends when the manifest gives the person another e-mail.
+        found = ui().manifest.people_by_id.get(person)
+        if found is None or found.email.casefold() != session.get("email"):
+            return None
+        return viewer_of(ui().manifest, person, user is not None and user.is_admin)
     if user is None or session.get("since") != user.updated_at.isoformat():
         return None  # the account was removed or its password changed: sign in again
     return viewer_of(ui().manifest, person, user.is_admin)
@@ -204,7 +212,15 @@ nav.add("webui.audit_page", "audit", lambda v: v.is_admin, 100)
 
 @bp.get("/")
 def home() -> BaseResponse:
-    return redirect(url_for("webui.approvals" if viewer().is_manager else "webui.me"), 303)
+    who = viewer()
+    landing = "webui.dashboard" if who.is_manager or who.is_admin else "webui.me"
+    return redirect(url_for(landing), 303)
+
+
+def login_page(person: str = "", error: str | None = None) -> str:
+    """The sign-in form, below the single sign-on button when that is configured."""
+    sso = OIDC_EXTENSION in current_app.extensions
+    return render_template("login.html", person=person, error=error, sso=sso)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -212,25 +228,27 @@ def login() -> BaseResponse | tuple[str, int] | str:
     if request.method == "GET":
         if g.viewer is not None:
             return home()
-        return render_template("login.html", person="")
+        return login_page()
     person = request.form.get("person", "").strip()[:MAX_PERSON_ID]
     password = request.form.get("password", "")
     limiter, addr = ui().limiter, remote_addr()
     if limiter.blocked(person, addr):
         audit("login.limited", person or None)
-        return render_template("login.html", person=person, error=t("too_many")), 429
+        return login_page(person, t("too_many")), 429
     user = ui().store.users.get(person) if person else None
     known = user is not None and person in ui().manifest.people_by_id
-    if not (verify(user.password_hash if user else None, password) and known and user):
+    # A single-sign-on-only account has no password: checked as slowly as no account at all.
+    stored = user.password_hash if user is not None and user.has_password else None
+    if not (verify(stored, password) and known and user):
         limiter.failed(person, addr)
         audit("login.failed", person or None)
-        return render_template("login.html", person=person, error=t("bad_credentials")), 401
+        return login_page(person, t("bad_credentials")), 401
     limiter.succeeded(person)
     if needs_rehash(user.password_hash):
         user = ui().store.users.set_password(person, hash_password(password))
     session.clear()  # a new session: nothing from before signing in carries over
     session.permanent = True
-    session.update(person=person, at=time.time(), since=user.updated_at.isoformat())
+    session.update(person=person, at=time.time(), since=user.updated_at.isoformat(), via="password")
     g.viewer = viewer_of(ui().manifest, person, user.is_admin)
     audit("login")
     return home()
@@ -260,26 +278,38 @@ class Waiting:
 
 
 def reasons(awards: list[Award]) -> dict[int, str]:
-    """What `skillrelay explain` says about each award: the engine rebuilt from the inbox."""
-    if not awards:
-        return {}
-    engine, _ = engine_from_inbox(ui().store, ui().manifest)
-    wanted = {(a.person_id, a.skill_id, a.ticket_key): a.id for a in awards}
+    """What `skillrelay explain` says about each award: kept with the award when it was
+    granted (evidence.why); for awards granted before that was kept, the admin pages' engine,
+    caught up with the inbox once per process, says it."""
     found: dict[int, str] = {}
-    for d in engine.decisions():
-        award_id = wanted.get((d.person or "", d.skill or "", d.ticket))
-        if award_id is not None and d.awarded:
-            found[award_id] = explain_one(d)
+    older: dict[tuple[str, str, str], int] = {}
+    for a in awards:
+        why = (a.evidence or {}).get("why")
+        if isinstance(why, str) and why:
+            found[a.id] = why
+        else:
+            older[(a.person_id, a.skill_id, a.ticket_key)] = a.id
+    if older:
+        from webui.pages._admin import engine_view  # the pages import this module
+
+        with engine_view().current() as engine:
+            for d in engine.decisions():
+                award_id = older.get((d.person or "", d.skill or "", d.ticket))
+                if award_id is not None and d.awarded:
+                    found[award_id] = explain_one(d)
     return found
 
 
-def waiting(who: Viewer) -> list[Waiting]:
+def scope(who: Viewer) -> frozenset[str] | None:
+    """Whose awards the viewer acts on or sees in the queue (None: everyone's)."""
+    return None if who.is_admin else who.manages
+
+
+def waiting(who: Viewer, after: int = 0) -> list[Waiting]:
+    """The oldest PAGE awards waiting for approval with ids above `after`."""
     manifest = ui().manifest
-    awards = [
-        a
-        for a in ui().store.awards.list(state="pending_approval")
-        if who.is_admin or who.may_act(a.person_id)
-    ]
+    where = AwardFilter(people=scope(who), states=("pending_approval",))
+    awards = sorted(ui().store.awards.page(where, after=after, limit=PAGE), key=lambda a: a.id)
     why = reasons(awards)
     jira = manifest.jira.base_url if manifest.jira else ""
     found = []
@@ -303,7 +333,12 @@ def waiting(who: Viewer) -> list[Waiting]:
 
 @bp.get("/approvals")
 def approvals() -> str:
-    return render_template("approvals.html", waiting=waiting(viewer()))
+    after = request.args.get("after", "0")
+    if not AWARD_ID.fullmatch(after):
+        abort(400)
+    found = waiting(viewer(), int(after))
+    more = found[-1].award.id if len(found) == PAGE else None
+    return render_template("approvals.html", waiting=found, more=more, after=int(after))
 
 
 def award_ids(values: Iterable[str]) -> list[int]:

@@ -11,6 +11,7 @@ from plugin.errors import ConfigError
 from plugin.manifest import load_manifest
 from plugin.settings import database_url, manifest_path
 from plugin.store import Store
+from plugin.store.users import NO_PASSWORD
 from webui.passwords import hash_password, weak
 
 
@@ -24,9 +25,17 @@ def register(sub: Any) -> None:
     passwd = actions.add_parser("passwd", help="change a person's password")
     for action, func in ((add, run_add), (passwd, run_passwd)):
         action.add_argument("person", metavar="PERSON", help="manifest person id")
-        action.add_argument(
+        password = action.add_mutually_exclusive_group()
+        password.add_argument(
             "--password-stdin", action="store_true", help="read the password from standard input"
         )
+        if action is add:
+            password.add_argument(
+                "--sso-only",
+                action="store_true",
+                help="no password: the person signs in by single sign-on only (with --admin, "
+                "an admin who never has a skillrelay password)",
+            )
         action.add_argument("--manifest", help="manifest file (default $SKILLRELAY_MANIFEST)")
         action.add_argument("--database", help="database URL (default $SKILLRELAY_DATABASE_URL)")
         action.set_defaults(func=func)
@@ -53,11 +62,15 @@ def _person(args: argparse.Namespace) -> str:
 
 def run_add(args: argparse.Namespace) -> int:
     person = _person(args)
-    hashed = hash_password(read_password(args.password_stdin))
+    sso_only = bool(args.sso_only)
+    hashed = NO_PASSWORD if sso_only else hash_password(read_password(args.password_stdin))
+    detail = {"admin": args.admin, "sso_only": True} if sso_only else {"admin": args.admin}
     with Store.open(database_url(args.database)) as store, store.transaction() as conn:
         store.users.add(person, hashed, is_admin=args.admin, conn=conn)
-        store.audit.add(None, "user.add", person, {"admin": args.admin}, "cli", conn=conn)
-    print(f"{person} may now sign in to the web UI{' as an admin' if args.admin else ''}")
+        store.audit.add(None, "user.add", person, detail, "cli", conn=conn)
+    role = " as an admin" if args.admin else ""
+    how = " by single sign-on only" if sso_only else ""
+    print(f"{person} may now sign in to the web UI{role}{how}")
     return 0
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import Connection, case, func, select, tuple_, update
 
 from plugin.store.base import Repository, prepared, to_model, upsert_insert
 from plugin.store.models import Identity
@@ -112,6 +112,28 @@ class Identities(Repository):
         )
         with self.tx(conn) as c:
             return [to_model(Identity, r) for r in c.execute(query).mappings()]
+
+    def unmatched_page(
+        self,
+        after: tuple[str, str] | None = None,
+        limit: int = 50,
+        *,
+        conn: Connection | None = None,
+    ) -> list[Identity]:
+        """One page of `unmatched`, in (system, external id) order after `after`: a keyset,
+        so a late page costs what the first one does."""
+        query = select(identities).where(identities.c.person_id.is_(None))
+        if after is not None:
+            key = tuple_(identities.c.system, identities.c.external_id)
+            query = query.where(key > tuple_(*after))
+        query = query.order_by(identities.c.system, identities.c.external_id).limit(limit)
+        with self.tx(conn) as c:
+            return [to_model(Identity, r) for r in c.execute(query).mappings()]
+
+    def count_unmatched(self, *, conn: Connection | None = None) -> int:
+        query = select(func.count()).select_from(identities).where(identities.c.person_id.is_(None))
+        with self.tx(conn) as c:
+            return int(c.execute(query).scalar_one())
 
     def learned(self, *, conn: Connection | None = None) -> dict[tuple[str, str], str]:
         """(system, external id) -> person id for every identity an admin has mapped."""

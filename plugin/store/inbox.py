@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Text, bindparam, case, cast, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 
 from plugin.store.base import Repository, prepared, to_model, upsert_insert
 from plugin.store.engine import begin
@@ -14,9 +28,15 @@ from plugin.store.models import InboxEvent, InboxItem, InboxStatus, Json
 from plugin.store.schema import INBOX_STATUSES, inbox
 
 Items = list[InboxItem]
+Learner = tuple[str, str, str | None, bool]  # system, id, email, completed
 DEFAULT_LEASE = 300
 _CLAIMED = [column for column in inbox.c if column.name != "raw"]
 _FINISH = update(inbox).where(inbox.c.id.in_(bindparam("row_ids", expanding=True)))
+LEARNING = ("progress", "completion")
+COUNTING = ("complete", "passed")
+# A source's clock may run a little ahead of ours; beyond that, no event is stored before
+# it happened, so the time it was received bounds the rows a period has to read.
+SKEW = timedelta(days=1)
 
 
 class Inbox(Repository):
@@ -154,6 +174,47 @@ class Inbox(Repository):
                 return
             last = rows[-1][0]
 
+    def learners(
+        self,
+        modules: Sequence[str],
+        since: datetime,
+        until: datetime,
+        *,
+        conn: Connection | None = None,
+    ) -> Sequence[Learner]:
+        """Who worked on one of these modules (their keys) in [since, until): per person as
+        the source names them (system, id, email), whether one of those events was a counting
+        completion. Progress and completion events, set-aside ones left out; grouped in the
+        database, so the answer has a row per learner, not per event."""
+        if not modules:
+            return []
+        payload = inbox.c.payload
+        system = payload[("person", "system")].as_string().label("ref_system")
+        ident = payload[("person", "id")].as_string().label("ref_id")
+        email = payload[("person", "email")].as_string().label("ref_email")
+        counts = and_(inbox.c.kind == "completion", payload["state"].as_string().in_(COUNTING))
+        with self.tx(conn) as c:
+            at, start, end = _event_time(c, payload["at"].as_string(), since, until)
+            query = (
+                select(system, ident, email, func.max(case((counts, 1), else_=0)))
+                .where(
+                    inbox.c.kind.in_(LEARNING),
+                    inbox.c.status != SET_ASIDE,
+                    inbox.c.received_at >= since - SKEW,
+                    payload["module"].as_string().in_(list(modules)),
+                    at >= start,
+                    at < end,
+                )
+                # By label: PostgreSQL would not match the JSON paths' separate parameters.
+                .group_by("ref_system", "ref_id", "ref_email")
+            )
+            rows = c.execute(query).all()
+        return [
+            (s, i, e if isinstance(e, str) else None, bool(n))
+            for s, i, e, n in rows
+            if isinstance(s, str) and isinstance(i, str)
+        ]
+
     def last_id(self, *, conn: Connection | None = None) -> int:
         with self.tx(conn) as c:
             return int(c.execute(select(func.coalesce(func.max(inbox.c.id), 0))).scalar_one())
@@ -200,6 +261,22 @@ def _payload_query(
         .limit(chunk)
     )
     return query if up_to_id is None else query.where(inbox.c.id <= up_to_id)
+
+
+def _event_time(
+    conn: Connection, text: ColumnElement[Any], since: datetime, until: datetime
+) -> tuple[ColumnElement[Any], Any, Any]:
+    """An event's time (ISO text with any offset) and the bounds, comparable in SQL."""
+    if conn.dialect.name == "postgresql":
+        aware = DateTime(timezone=True)
+        return cast(text, aware), literal(since, aware), literal(until, aware)
+    # SQLite: strftime reads the offset and writes UTC text that sorts in time order.
+    shape = "%Y-%m-%d %H:%M:%f"
+
+    def utc(at: datetime) -> str:
+        return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
+
+    return func.strftime(shape, text), utc(since), utc(until)
 
 
 def _row(event: InboxEvent) -> dict[str, Any]:

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    bindparam,
+    distinct,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from plugin.store.base import Repository, prepared, to_model, upsert_insert
 from plugin.store.models import (
@@ -43,6 +54,54 @@ _EVENTS = (
     .where(award_events.c.award_id == bindparam("award"))
     .order_by(award_events.c.id)
 )
+# People per IN list: well under SQLite's and PostgreSQL's limits on bound values.
+PEOPLE_CHUNK = 5000
+# A few people's awards are found fastest through the person index: SQLite, without
+# statistics, would rather walk every award of a state or sprint than probe it per person.
+FEW_PEOPLE = 1000
+Grouping = Literal["state", "reward_id", "person_id", "skill_id"]
+Query = TypeVar("Query", bound=Select[*tuple[Any, ...]])
+
+
+@dataclass(frozen=True)
+class AwardFilter:
+    """Which awards a reader wants; None means any. `people` empty: none at all."""
+
+    people: frozenset[str] | None = None
+    skill: str | None = None
+    states: tuple[str, ...] | None = None
+    sprint: str | None = None
+    done_from: datetime | None = None  # the ticket was done at or after
+    done_until: datetime | None = None  # and before
+
+
+def _chunks(people: frozenset[str] | None) -> list[list[str] | None]:
+    """The people split into IN lists (none: everyone; no list at all: nobody)."""
+    if people is None:
+        return [None]
+    ordered = sorted(people)
+    return [ordered[i : i + PEOPLE_CHUNK] for i in range(0, len(ordered), PEOPLE_CHUNK)]
+
+
+def _where(query: Query, f: AwardFilter, people: list[str] | None) -> Query:
+    def other(column: ColumnElement[Any]) -> ColumnElement[Any]:
+        # coalesce(x, x) is x, but no index serves it: the planner takes the person index.
+        return func.coalesce(column, column) if few else column
+
+    few = people is not None and len(people) <= FEW_PEOPLE
+    if people is not None:
+        query = query.where(awards.c.person_id.in_(people))
+    if f.skill is not None:
+        query = query.where(other(awards.c.skill_id) == f.skill)
+    if f.states is not None:
+        query = query.where(other(awards.c.state).in_(f.states))
+    if f.sprint is not None:
+        query = query.where(other(awards.c.sprint_id) == f.sprint)
+    if f.done_from is not None:
+        query = query.where(other(awards.c.ticket_done_at) >= f.done_from)
+    if f.done_until is not None:
+        query = query.where(other(awards.c.ticket_done_at) < f.done_until)
+    return query
 
 
 class Ledger(Repository):
@@ -161,6 +220,95 @@ class Ledger(Repository):
         self, person_id: str, sprint_id: str, *, conn: Connection | None = None
     ) -> int:
         return self._count(conn, awards.c.person_id == person_id, awards.c.sprint_id == sprint_id)
+
+    # --- readers for the web UI: each a bounded or aggregate query, never the whole ledger ---
+
+    def page(
+        self,
+        where: AwardFilter,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 50,
+        conn: Connection | None = None,
+    ) -> Awards:
+        """Up to `limit` awards, newest first: the newest, those with ids below `before`, or
+        (a previous page) the ones just above `after`."""
+        older = after is None
+        order = awards.c.id.desc() if older else awards.c.id.asc()
+        found: Awards = []
+        with self.tx(conn) as c:
+            for people in _chunks(where.people):
+                query = _where(select(awards), where, people).order_by(order).limit(limit)
+                if before is not None:
+                    query = query.where(awards.c.id < before)
+                if after is not None:
+                    query = query.where(awards.c.id > after)
+                found += [to_model(Award, r) for r in c.execute(query).mappings()]
+        found.sort(key=lambda a: a.id, reverse=older)
+        return sorted(found[:limit], key=lambda a: a.id, reverse=True)
+
+    def each(self, where: AwardFilter, *, chunk: int = 1000) -> Iterator[Award]:
+        """Every award that matches, newest first, read a chunk at a time (an export)."""
+        before: int | None = None
+        while True:
+            found = self.page(where, before=before, limit=chunk)
+            yield from found
+            if len(found) < chunk:
+                return
+            before = found[-1].id
+
+    def tally(
+        self, where: AwardFilter, by: Grouping, *, conn: Connection | None = None
+    ) -> dict[str, tuple[int, int]]:
+        """(awards, points) per state, reward, person or skill."""
+        column = awards.c[by]
+        found: dict[str, tuple[int, int]] = {}
+        with self.tx(conn) as c:
+            for people in _chunks(where.people):
+                query = select(column, func.count(), func.coalesce(func.sum(awards.c.points), 0))
+                query = _where(query.group_by(column), where, people)
+                for key, n, points in c.execute(query):
+                    had = found.get(key, (0, 0))
+                    found[key] = (had[0] + int(n), had[1] + int(points))
+        return found
+
+    def count_by(
+        self, where: AwardFilter, by: Grouping, *, conn: Connection | None = None
+    ) -> dict[str, int]:
+        """Awards per state, reward, person or skill: `tally` without the points, which an
+        index can answer without reading the awards."""
+        column = awards.c[by]
+        found: dict[str, int] = {}
+        with self.tx(conn) as c:
+            for people in _chunks(where.people):
+                query = _where(select(column, func.count()).group_by(column), where, people)
+                for key, n in c.execute(query):
+                    found[key] = found.get(key, 0) + int(n)
+        return found
+
+    def count_people(self, where: AwardFilter, *, conn: Connection | None = None) -> int:
+        """How many people have an award that matches."""
+        total = 0
+        with self.tx(conn) as c:
+            for people in _chunks(where.people):
+                query = _where(select(func.count(distinct(awards.c.person_id))), where, people)
+                total += int(c.execute(query).scalar_one())  # the chunks share nobody
+        return total
+
+    def oldest(
+        self, where: AwardFilter, *, conn: Connection | None = None
+    ) -> tuple[int, datetime | None]:
+        """How many awards match, and the earliest time one of them was created."""
+        total, first = 0, None
+        with self.tx(conn) as c:
+            for people in _chunks(where.people):
+                query = _where(select(func.count(), func.min(awards.c.created_at)), where, people)
+                n, at = c.execute(query).one()
+                total += int(n)
+                if at is not None and (first is None or at < first):
+                    first = at
+        return total, first
 
     def _count(self, conn: Connection | None, *where: ColumnElement[bool]) -> int:
         query = select(func.count()).where(awards.c.state.in_(COUNTED_STATES), *where)

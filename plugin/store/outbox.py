@@ -240,6 +240,31 @@ class Outbox(Repository):
         with self.tx(conn) as c:
             return [to_model(OutboxItem, r) for r in c.execute(query).mappings()]
 
+    def page(
+        self,
+        statuses: Sequence[OutboxStatus],
+        before: int | None = None,
+        limit: int = 50,
+        *,
+        conn: Connection | None = None,
+    ) -> Items:
+        """Effects in these statuses, newest first, with ids below `before`: one page of a
+        keyset, so a late page costs what the first one does."""
+        query = select(outbox).where(outbox.c.status.in_(list(statuses)))
+        if before is not None:
+            query = query.where(outbox.c.id < before)
+        query = query.order_by(outbox.c.id.desc()).limit(limit)
+        with self.tx(conn) as c:
+            return [to_model(OutboxItem, r) for r in c.execute(query).mappings()]
+
+    def count(self, statuses: Sequence[OutboxStatus], *, conn: Connection | None = None) -> int:
+        """How many effects are in these statuses (the (status, next_attempt_at) index
+        answers it)."""
+        query = select(func.count()).select_from(outbox)
+        query = query.where(outbox.c.status.in_(list(statuses)))
+        with self.tx(conn) as c:
+            return int(c.execute(query).scalar_one())
+
     def backlog(self, *, conn: Connection | None = None) -> Backlog:
         counts = select(outbox.c.status, func.count()).group_by(outbox.c.status)
         oldest = select(func.min(outbox.c.next_attempt_at)).where(outbox.c.status == "pending")

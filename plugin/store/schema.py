@@ -73,6 +73,7 @@ inbox = Table(
     one_of("status", INBOX_STATUSES),
     Index(None, "status", "id"),
     Index(None, "decided_seq"),
+    Index(None, "kind", "received_at"),  # a period's learning events (web UI)
 )
 
 # One row: the number of the last deciding transaction (see plugin.pipeline.watermark).
@@ -115,9 +116,12 @@ awards = Table(
     Column("evidence", JSON),
     UniqueConstraint("person_id", "skill_id", "ticket_key"),
     one_of("state", AWARD_STATES),
-    Index(None, "reward_id", "ticket_done_at"),
+    # Budget use, and the web UI's figures, counted from the indexes alone.
+    Index(None, "reward_id", "ticket_done_at", "state"),
     Index(None, "person_id", "sprint_id"),
     Index(None, "state"),
+    Index(None, "sprint_id", "state", "reward_id", "person_id"),
+    Index(None, "ticket_done_at"),  # the web UI ledger's period filter
 )
 
 award_events = Table(

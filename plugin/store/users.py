@@ -12,6 +12,10 @@ from plugin.store.base import Repository, to_model
 from plugin.store.models import Json
 from plugin.store.schema import audit, users
 
+# The password hash of an account that signs in by single sign-on only: no password hash
+# starts with "!", so no password ever matches it (a locked account, as in Unix shadow files).
+NO_PASSWORD = "!sso-only"  # noqa: S105 (a marker that matches no password)
+
 
 @dataclass(frozen=True)
 class User:
@@ -20,6 +24,10 @@ class User:
     is_admin: bool
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def has_password(self) -> bool:
+        return not self.password_hash.startswith("!")
 
 
 @dataclass(frozen=True)
