@@ -39,6 +39,14 @@ KEY = "b" * 40
 MANAGER, ADMIN = "p0", "p99"  # p0 manages team-0; p99 is an admin and manages nobody
 
 
+NOTE = (
+    "The dashboard keeps its sprint funnel (one grouped query over the sprint's learning "
+    "events) for up to a minute, or until a new event arrives or an identity is mapped; "
+    "the other figures are grouped counts and pages of at most 100 rows, every view. "
+    "Awards carry their explanation (evidence.why), so the approvals page replays nothing."
+)
+
+
 @dataclass(frozen=True)
 class Page:
     label: str
@@ -154,6 +162,7 @@ def _section(
         lines.append(
             f"| {page.label} | {_spread(p50, '{:.1f}')} | {_spread(p95, '{:.1f}')} | {shown} |"
         )
+    lines += ["", NOTE]
     return "\n".join(lines)
 
 
