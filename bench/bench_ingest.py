@@ -96,7 +96,7 @@ def _one(
     if side.name == "floor":
         args += ["--folder", str(folder / f"floor-{dbs.made}")]
         (folder / f"floor-{dbs.made}").mkdir()
-    with child(args, env, folder / f"{side.name}.log") as server:
+    with child(args, env, folder / f"{side.name}-{dbs.made}.log") as server:  # one per run
         run_wrk(server.url, warm, connections=side.connections, duration=warmup)
         cpu = server.cpu()
         figures = run_wrk(server.url, main, connections=side.connections, duration=seconds)

@@ -405,3 +405,21 @@ def test_the_users_command(
         assert [e.action for e in store.audit.list()] == ["user.passwd", "user.add"]
         client = make_ui(store).test_client()
         assert sign_in(client, "hana.sato", "a brand new password") == 303
+
+
+def test_a_persons_page_lists_the_messages_they_were_sent(
+    app: Flask, world: tuple[Store, dict[str, int]]
+) -> None:
+    from plugin.store.notices import NewNotice
+
+    store, _ = world
+    store.notices.add_many(
+        [
+            NewNotice("apply:ben.carter:sql-indexing", "ben.carter", "apply_suggestion", NOW, {}),
+            NewNotice("apply:farah.haddad:x", "farah.haddad", "apply_suggestion", NOW, {}),
+        ]
+    )
+    page = client_of(app, "ben.carter").get("/ui/me").get_data(as_text=True)
+    assert "Messages" in page and page.count("apply_suggestion") == 1
+    other = client_of(app, "elena.petrova").get("/ui/me").get_data(as_text=True)
+    assert "No messages yet." in other

@@ -56,6 +56,7 @@ MAX_NOTE = 2000
 MAX_PERSON_ID = 200
 MAX_SELECTED = 200
 PAGE = 100  # awards waiting, oldest first, a page
+MAX_NOTICES = 50  # the newest messages on a person's page
 VERBS = {"approve": "approved", "reject": "rejected"}
 
 
@@ -455,7 +456,10 @@ def person_page(person: str) -> str:
     found = manifest.people_by_id.get(person)
     name = found.name if found else person
     awards = [(a, store.awards.events(a.id)) for a in store.awards.list(person=person)]
-    return render_template("person.html", name=name, person=person, awards=awards)
+    notices = store.notices.list(person=person, limit=MAX_NOTICES)
+    return render_template(
+        "person.html", name=name, person=person, awards=awards, notices=notices
+    )
 
 
 @bp.get("/me")
