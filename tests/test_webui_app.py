@@ -322,6 +322,8 @@ def test_pages_by_role(app: Flask, world: tuple[Store, dict[str, int]]) -> None:
     me = ben.get("/ui/me")
     assert me.status_code == 200 and "PAY-101" in me.get_data(as_text=True)
     assert "waiting for approval" in me.get_data(as_text=True)
+    modules = me.get_data(as_text=True).split("<h2>Modules</h2>")[1].split("<h2>")[0]
+    assert "Reading a query plan" in modules and "SQL indexing" in modules  # completed
     assert ben.get("/ui/people/farah.haddad").status_code == 403
     assert ben.get("/ui/people/nobody.at.all").status_code == 403  # no hint who exists
     assert ben.get("/ui/audit").status_code == 403

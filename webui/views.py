@@ -31,6 +31,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from plugin.effects.facts import read_facts
 from plugin.engine.explain import explain_one
+from plugin.engine.facts import from_us
 from plugin.errors import ConfigError
 from plugin.manifest import Manifest
 from plugin.report.review import ticket_url
@@ -458,8 +459,40 @@ def person_page(person: str) -> str:
     awards = [(a, store.awards.events(a.id)) for a in store.awards.list(person=person)]
     notices = store.notices.list(person=person, limit=MAX_NOTICES)
     return render_template(
-        "person.html", name=name, person=person, awards=awards, notices=notices
+        "person.html",
+        name=name,
+        person=person,
+        awards=awards,
+        notices=notices,
+        modules=modules_of(person),
     )
+
+
+@dataclass(frozen=True)
+class Learned:
+    title: str
+    skill: str
+    state: str
+    at: datetime
+    source: str
+
+
+def modules_of(person: str) -> list[Learned]:
+    """The modules of the manifest the person completed, passed or failed, newest first, as
+    the engine (caught up with the inbox, kept by the process) resolves their ids."""
+    from webui.pages._admin import engine_view  # the pages import this module
+
+    manifest = ui().manifest
+    with engine_view().current() as engine:
+        found = engine.completions_of(person)
+    learned = []
+    for c in found:
+        where = manifest.modules_by_key.get(c.module)
+        if where is None or c.state == "incomplete":
+            continue
+        skill, module = where
+        learned.append(Learned(module.title, skill.name, c.state, from_us(c.at), c.source))
+    return sorted(learned, key=lambda m: m.at, reverse=True)
 
 
 @bp.get("/me")

@@ -78,6 +78,10 @@ class Engine:
         )
         return found if found is not None and found.key == d.key else None
 
+    def completions_of(self, person: str) -> list[CompletionFact]:
+        """The completion events (every state) of the ids that resolve to `person` now."""
+        return list(self.people.by_person.get(person, ()))
+
     def unresolved(self) -> list[Unresolved]:
         """External ids nobody claims yet; their events are held, not dropped."""
         return self.people.unresolved({k: len(v) for k, v in self.tickets.tickets_of.items()})
