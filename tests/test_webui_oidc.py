@@ -8,7 +8,6 @@ import io
 import json
 import re
 import shutil
-import socket
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from plugin.store import Store
 from tests.peers.browser import save_screenshot
 from tests.peers.oidc import Provider, running
 from tests.test_pipeline_support import northwind
+from tests.test_service_serve import closed_port
 from tests.test_webui_app import PASSWORD, make_ui, sign_in
 from webui.passwords import hash_password
 
@@ -48,14 +48,6 @@ REFUSED = "is not in skillrelay's people list; ask L&D."
 
 def sso(issuer: str) -> dict[str, str]:
     return {"OIDC_ISSUER": issuer, "OIDC_CLIENT_ID": CLIENT_ID, "OIDC_CLIENT_SECRET": SECRET}
-
-
-def closed_port() -> int:
-    """A port nothing listens on (until a test starts something there)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
