@@ -14,6 +14,7 @@ from datetime import datetime
 from plugin.errors import ConnectorError
 from plugin.ports import Batch, Event, EventSource
 from plugin.store import InboxEvent, Store
+from plugin.store.models import JsonText
 
 log = logging.getLogger("skillrelay.sync")
 
@@ -41,7 +42,7 @@ def inbox_event(event: Event, raw: object, received_at: datetime) -> InboxEvent:
         natural_key=event.natural_key,
         payload=event.model_dump(mode="json"),
         received_at=received_at,
-        raw=raw if isinstance(raw, dict) else None,
+        raw=raw if isinstance(raw, dict | JsonText) else None,
     )
 
 

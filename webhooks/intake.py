@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from flask import Request
+import msgspec
+from flask import Request, Response
 
 from plugin.ports import Event
 from plugin.store import InboxEvent, Store
 from plugin.store.group_commit import GroupCommit
 from plugin.store.intake import Encoded
-from plugin.sync import inbox_event
+from plugin.store.models import Json, JsonText
 from webhooks.door import decode
 from webhooks.errors import UnsupportedMediaType
 
@@ -26,7 +28,8 @@ JSON_TYPE = "application/json"
 @dataclass(frozen=True)
 class Delivery:
     """A marker row for a delivery id (`X-Atlassian-Webhook-Identifier`), so a retried
-    delivery is recognised even when it carries no event."""
+    delivery is recognised even when it carries no event. Stored only then: a delivery's
+    events recognise its retries by their own keys, so one row per delivery is enough."""
 
     source: str
     natural_key: str
@@ -61,6 +64,17 @@ class Outcome:
             "ignored": self.ignored,
         }
 
+    def response(self) -> Response:
+        """The 200 answer: the body, encoded without Flask's JSON provider (per request)."""
+        return Response(msgspec.json.encode(self.body()), 200, mimetype=JSON_TYPE)
+
+
+def _row(event: Event, raw: Json | JsonText | None, now: datetime) -> InboxEvent:
+    """The event's inbox row, its payload serialised by pydantic straight to JSON text (as
+    `inbox_event` stores it, without a dict to encode again)."""
+    payload = JsonText(event.model_dump_json())
+    return InboxEvent(event.source, event.kind, event.natural_key, payload, now, raw)
+
 
 def raw_body(request: Request) -> bytes:
     """The exact bytes sent (signatures cover them); 413 past MAX_CONTENT_LENGTH."""
@@ -80,17 +94,17 @@ def store_events(
     store: Store,
     intake: GroupCommit[Encoded],
     events: Sequence[Event],
-    raws: Sequence[dict[str, Any] | None],
+    raws: Sequence[Json | JsonText | None],
     *,
     ignored: int = 0,
     delivery: Delivery | None = None,
 ) -> Outcome:
-    """Store the events (and the delivery marker) together, in the group commit of the
-    requests arriving at the same time; returns once they are committed."""
+    """Store the events (or, when there are none, the delivery marker) in the group commit
+    of the requests arriving at the same time; returns once they are committed."""
     now = store.clock()
-    rows = [inbox_event(e, raw, now) for e, raw in zip(events, raws, strict=True)]
+    rows = [_row(e, raw, now) for e, raw in zip(events, raws, strict=True)]
     marker = None
-    if delivery is not None:
+    if delivery is not None and not rows:
         marker = InboxEvent(
             delivery.source, "delivery", delivery.natural_key, delivery.payload, now
         )

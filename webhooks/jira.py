@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from connectors.jira_webhook import parse_automation, parse_jira_webhook
 from plugin.domain import TicketTransition
 from plugin.errors import PayloadError
+from plugin.store.models import JsonText
+from webhooks import verbatim
 from webhooks.errors import BadToken, MissingSignature, NotConfigured, UnexpectedSignature
 from webhooks.intake import Delivery, json_body, raw_body, store_events
 from webhooks.services import JiraReceiver, services
@@ -57,7 +59,7 @@ def authenticate(
 
 
 @bp.post("/webhooks/jira")
-def receive() -> tuple[Response, int]:
+def receive() -> Response:
     found = services()
     found.metrics.received.labels(sender="jira").inc()
     jira = found.jira
@@ -84,12 +86,12 @@ def receive() -> tuple[Response, int]:
         found.store,
         found.intake,
         events,
-        [_raw_issue(data)] * len(events),
+        [_raw_issue(data, body)] * len(events) if events else [],
         ignored=0 if events else 1,
         delivery=_delivery(request.headers.get(DELIVERY_HEADER), data, len(events)),
     )
     _count(outcome.duplicate, outcome.new, outcome.ignored, reason)
-    return jsonify(outcome.body()), 200
+    return outcome.response()
 
 
 def _listed(event: TicketTransition, projects: frozenset[str]) -> bool:
@@ -111,10 +113,13 @@ def _delivery(identifier: str | None, data: dict[str, Any], events: int) -> Deli
     return Delivery("jira", f"jira-delivery:{identifier}", {**payload, "events": events})
 
 
-def _raw_issue(data: dict[str, Any]) -> dict[str, Any]:
-    """The issue as sent (stored as the event's `raw`, like the sync stores search results)."""
+def _raw_issue(data: dict[str, Any], body: bytes) -> dict[str, Any] | JsonText:
+    """The issue as sent, in the bytes received (the event's `raw`, as the sync stores the
+    issues it searched for); the body itself when it holds no issue object."""
     issue = data.get("issue")
-    return issue if isinstance(issue, dict) else data
+    if not isinstance(issue, dict):
+        return verbatim.whole(body)
+    return verbatim.issue(body) or issue
 
 
 def _count(duplicate: bool, new: int, ignored: int, reason: str) -> None:

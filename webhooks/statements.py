@@ -11,7 +11,7 @@ is ignored here and left to the sync, which can look the voided statement up in 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,18 +27,24 @@ from connectors.xapi_source import (
 )
 from plugin.domain import Completion, CompletionState, PersonRef, Progress
 from plugin.errors import PayloadError
+from plugin.store.models import JsonText
 from webhooks.door import check_id
 
 
 @dataclass(frozen=True)
 class Parsed:
     events: list[Completion | Progress]
-    raws: list[dict[str, Any]]
+    raws: list[dict[str, Any] | JsonText]
     ignored: Counter[str]
 
 
-def parse_statements(data: Any, modules: Mapping[str, str]) -> Parsed:
-    """One statement object or an array of them; PayloadError names the first bad field."""
+def parse_statements(
+    data: Any, modules: Mapping[str, str], texts: Sequence[JsonText] | None = None
+) -> Parsed:
+    """One statement object or an array of them; PayloadError names the first bad field.
+
+    `texts` are the statements as received (one per statement), kept as each event's raw
+    instead of the decoded statement."""
     if isinstance(data, dict):
         raws, names = [data], ["statement"]
     elif isinstance(data, list):
@@ -46,13 +52,16 @@ def parse_statements(data: Any, modules: Mapping[str, str]) -> Parsed:
     else:
         raise PayloadError("body: expected a statement object or an array of statements")
     statements = [_statement(raw, name) for raw, name in zip(raws, names, strict=True)]
+    kept: Sequence[dict[str, Any] | JsonText] = raws
+    if texts is not None and len(texts) == len(raws):
+        kept = texts
     done: dict[str, tuple[PersonRef, str]] = {}
     for statement in statements:
         found = completion_of(statement, modules)
         if not isinstance(found, str) and found[2] in DONE:
             done[statement.id] = (found[0], found[1])
     parsed = Parsed([], [], Counter())
-    for statement, raw, name in zip(statements, raws, names, strict=True):
+    for statement, raw, name in zip(statements, kept, names, strict=True):
         found = _completion(statement, modules, done)
         if found == "ignored_verb":
             progress = progress_of(statement, modules)

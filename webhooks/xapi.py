@@ -12,9 +12,10 @@ ignored, by reason.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 from werkzeug.datastructures import Authorization
 
+from webhooks import verbatim
 from webhooks.errors import (
     BadCredentials,
     MissingCredentials,
@@ -53,7 +54,7 @@ def authenticate(xapi: XapiReceiver, header: str | None) -> None:
 
 
 @bp.post("/webhooks/xapi")
-def receive() -> tuple[Response, int]:
+def receive() -> Response:
     found = services()
     found.metrics.received.labels(sender="xapi").inc()
     xapi = found.xapi
@@ -63,7 +64,9 @@ def receive() -> tuple[Response, int]:
         )
     body = raw_body(request)
     authenticate(xapi, request.headers.get("Authorization"))
-    parsed = parse_statements(json_body(request, body), xapi.modules)
+    data = json_body(request, body)
+    texts = verbatim.items(body) if isinstance(data, list) else [verbatim.whole(body)]
+    parsed = parse_statements(data, xapi.modules, texts)
     ignored = sum(parsed.ignored.values())
     outcome = store_events(found.store, found.intake, parsed.events, parsed.raws, ignored=ignored)
     metrics = found.metrics
@@ -73,4 +76,4 @@ def receive() -> tuple[Response, int]:
         metrics.stored.labels(source="xapi").inc(outcome.new)
     for why, count in sorted(parsed.ignored.items()):  # "ignored_verb" -> reason "verb"
         metrics.ignored.labels(sender="xapi", reason=why.removeprefix("ignored_")).inc(count)
-    return jsonify(outcome.body()), 200
+    return outcome.response()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from sqlalchemy import (
 
 from plugin.store.base import Repository, prepared, to_model, upsert_insert
 from plugin.store.engine import begin
-from plugin.store.models import InboxEvent, InboxItem, InboxStatus, Json
+from plugin.store.models import InboxEvent, InboxItem, InboxStatus, Json, JsonText
 from plugin.store.schema import INBOX_STATUSES, inbox
 
 Items = list[InboxItem]
@@ -284,10 +285,15 @@ def _row(event: InboxEvent) -> dict[str, Any]:
         "source": event.source,
         "kind": event.kind,
         "natural_key": event.natural_key,
-        "payload": event.payload,
-        "raw": event.raw,
+        "payload": _value(event.payload),
+        "raw": _value(event.raw),
         "received_at": event.received_at,
     }
+
+
+def _value(value: Json | JsonText | None) -> Json | None:
+    """Only the webhook writer (intake.py) stores JSON text as it is; here it is the object."""
+    return json.loads(value) if isinstance(value, JsonText) else value
 
 
 def _insert_new(conn: Connection) -> Any:

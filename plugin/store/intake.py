@@ -7,7 +7,9 @@ begin and commit events, the execution context), several times the database's ow
 all of it under the GIL the request threads share. This writer keeps one driver connection
 and runs one multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING` per group, committed as
 it completes. Each request encodes its own rows first (`encode`), through the columns' own
-bind processors, so a row is stored exactly as `Inbox.add_many` stores it.
+bind processors, so a row is stored exactly as `Inbox.add_many` stores it; a value given as
+JsonText (JSON already: a body's bytes as received, a payload pydantic serialised) goes to
+the database as that text.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import PoolProxiedConnection
 
 from plugin.store.engine import writer_turn
-from plugin.store.models import InboxEvent
+from plugin.store.models import InboxEvent, JsonText
 from plugin.store.schema import inbox
 
 Key = tuple[str, str]  # (source, natural key)
@@ -43,6 +45,7 @@ class InboxWriter:
         self.engine = engine
         self._postgres = engine.dialect.name == "postgresql"
         self._convert = [_bind(inbox.c[name], engine) for name in COLUMNS]
+        self._text = _pg_json_text if self._postgres else str
         self._statements: dict[int, str] = {}
         self._lock = threading.Lock()  # the connection serves one transaction at a time
         self._conn: PoolProxiedConnection | None = None
@@ -62,7 +65,10 @@ class InboxWriter:
             event.raw,
             event.received_at,
         )
-        converted = tuple(c(v) for c, v in zip(self._convert, values, strict=True))
+        converted = tuple(
+            self._text(v) if isinstance(v, JsonText) else c(v)
+            for c, v in zip(self._convert, values, strict=True)
+        )
         return Encoded(event.source, event.natural_key, converted)
 
     def write(self, rows: Sequence[Encoded]) -> set[Key]:
@@ -161,6 +167,13 @@ def _bind(column: Column[Any], engine: Engine) -> Callable[[Any], Any]:
     dialect = engine.dialect
     process = column.type.dialect_impl(dialect).bind_processor(dialect)
     return process if process is not None else _same
+
+
+def _pg_json_text(text: str) -> Any:
+    """The text as a `json` parameter, sent as it is (the column keeps the text verbatim)."""
+    from psycopg.types.json import Json  # only with PostgreSQL
+
+    return Json(text, dumps=str)
 
 
 def _same(value: Any) -> Any:

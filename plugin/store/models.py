@@ -16,6 +16,12 @@ OutboxStatus = Literal["pending", "in_flight", "done", "dead"]
 Json = dict[str, Any]
 
 
+class JsonText(str):
+    """A JSON object's text exactly as a sender sent it (the bytes a signature covered):
+    the inbox stores it as it is, without decoding and encoding it again, and reads it back
+    as the object. The receiver has checked that it is valid, storable JSON."""
+
+
 class InvalidTransition(SkillrelayError):
     """An award cannot move from its current state to the one asked for."""
 
@@ -30,15 +36,16 @@ class UnknownAward(SkillrelayError):
 class InboxEvent:
     """One event to store in the inbox (what add/add_many take).
 
-    payload and raw must be JSON-ready (e.g. a pydantic model_dump(mode="json")).
+    payload and raw must be JSON-ready (e.g. a pydantic model_dump(mode="json")), or JSON
+    text already (JsonText: raw as received, a payload serialised by pydantic).
     """
 
     source: str
     kind: str
     natural_key: str
-    payload: Json
+    payload: Json | JsonText
     received_at: datetime
-    raw: Json | None = None
+    raw: Json | JsonText | None = None
 
 
 @dataclass(frozen=True)
