@@ -97,19 +97,44 @@ class Child:
         return self.log_file.read_text(errors="replace")
 
     def cpu(self) -> float:
-        """User + system CPU seconds of the process so far (Linux /proc; 0 elsewhere)."""
-        try:
-            stat = Path(f"/proc/{self.process.pid}/stat").read_text()
-        except OSError:
-            return 0.0
-        fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU seconds of the process and its children so far (a server that runs its
+        workers as child processes counts whole)."""
+        return process_cpu(self.process.pid)
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process, its live children and its reaped ones
+    (Linux /proc; 0 elsewhere)."""
+    total = _stat_cpu(pid, children=True)
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and _stat(int(entry.name))[1:2] == [str(pid)]:
+            total += _stat_cpu(int(entry.name))
+    return total
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name; none if it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _stat_cpu(pid: int, *, children: bool = False) -> float:
+    """utime + stime (and the reaped children's cutime + cstime) in seconds."""
+    fields = _stat(pid)
+    if not fields:
+        return 0.0
+    ticks = sum(int(f) for f in fields[11 : 15 if children else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
-def child(args: Sequence[str], env: Mapping[str, str], log_file: Path) -> Iterator[Child]:
-    """Start `python *args`, wait for its `listening on <url>` line; stopped (SIGTERM, then
-    killed) however the block ends."""
+def child(
+    args: Sequence[str], env: Mapping[str, str], log_file: Path, ready: str = ""
+) -> Iterator[Child]:
+    """Start `python *args`, wait for its `listening on <url>` line (and `ready`, when the
+    server prints one once it serves); stopped (SIGTERM, then killed) however it ends."""
     with log_file.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, *args],
@@ -122,8 +147,9 @@ def child(args: Sequence[str], env: Mapping[str, str], log_file: Path) -> Iterat
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while not found.url:
-            match = re.search(r"listening on (http://[\w.:\[\]]+)", found.log)
-            if match:
+            log = found.log
+            match = re.search(r"(?:listening on|Listening at:) (http://[\w.:\[\]]+)", log)
+            if match and ready in log:
                 found.url = match.group(1)
             elif process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{args[:3]} did not start:\n{found.log[-3000:]}")

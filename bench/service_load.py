@@ -1,11 +1,11 @@
 """Child processes for bench/bench_service.py: the load generator and the reference apps.
 
-    python -m bench.service_load bare|signed|floor --threads 4 [--folder DIR]
+    python -m bench.service_load bare|signed|floor --threads 4 [--folder DIR | --database URL]
         A reference app under the same waitress server class as `skillrelay serve`
         (plugin.service.http), with the same thread count: bare (POST /webhooks/jira reads
         the body and answers 200), signed (+ checks the HMAC and decodes the JSON), floor
-        (+ stores the body durably in SQLite in DIR). Prints `listening on <url>`, runs
-        until SIGTERM.
+        (+ stores the body durably in SQLite in DIR, or in the PostgreSQL database at URL).
+        Prints `listening on <url>`, runs until SIGTERM.
 
     python -m bench.service_load load --url URL --template FILE --duration S [--rate R]
         Sends distinct signed Jira deliveries (X-Hub-Signature: sha256=<hmac>, a delivery
@@ -264,11 +264,51 @@ def floor_app(folder: Path, secret: bytes) -> Any:
     return signed_app(secret, keep)
 
 
-def reference(mode: str, threads: int, folder: Path | None = None) -> int:
+def floor_postgres_app(url: str, secret: bytes) -> Any:
+    """The floor on PostgreSQL: the same view and group commit, each group one multi-row
+    INSERT on one driver connection (as plugin/store/intake.py writes the inbox), committed
+    with the server's own durability settings, before the 200."""
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    from plugin.store.group_commit import GroupCommit
+    from plugin.store.models import InboxEvent
+
+    # A SQLAlchemy URL (postgresql+psycopg://...) as libpq takes it.
+    conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1))
+    conn.execute("CREATE TABLE IF NOT EXISTS floor_inbox (key TEXT PRIMARY KEY, body TEXT)")
+    conn.commit()
+
+    def write(rows: Sequence[InboxEvent]) -> set[tuple[str, str]]:
+        values = ", ".join(["(%s, %s)"] * len(rows))
+        with conn.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO floor_inbox (key, body) VALUES {values} "  # noqa: S608 (placeholders)
+                "ON CONFLICT DO NOTHING RETURNING key",
+                [v for row in rows for v in (row.natural_key, row.payload)],
+            )
+            new = {("floor", key) for (key,) in cursor.fetchall()}
+        conn.commit()
+        return new
+
+    group = GroupCommit(write)
+
+    def keep(body: bytes, key: str) -> None:
+        group.add_new([InboxEvent("floor", "delivery", key, body.decode(), datetime.now(UTC))])
+
+    return signed_app(secret, keep)
+
+
+def reference(
+    mode: str, threads: int, folder: Path | None = None, database: str | None = None
+) -> int:
     from plugin.service.http import HttpServer
 
     secret = os.environ[SECRET_ENV].encode()
-    if mode == "floor":
+    if mode == "floor" and database:
+        app = floor_postgres_app(database, secret)
+    elif mode == "floor":
         assert folder is not None
         app = floor_app(folder, secret)
     elif mode == "signed":
@@ -294,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         serve = sub.add_parser(mode)
         serve.add_argument("--threads", type=int, default=4)
         serve.add_argument("--folder", type=Path, help="floor: where its SQLite file goes")
+        serve.add_argument("--database", help="floor: a PostgreSQL URL to store in instead")
     send = sub.add_parser("load")
     send.add_argument("--url", required=True)
     send.add_argument("--template", type=Path, required=True)
@@ -306,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--rate", type=float)
     args = parser.parse_args(argv)
     if args.mode in REFERENCES:
-        return reference(args.mode, args.threads, args.folder)
+        return reference(args.mode, args.threads, args.folder, args.database)
     secret = os.environ[SECRET_ENV]
     deliveries = Deliveries(
         args.template.read_text(), secret, project=args.project, first=args.first, run=args.run

@@ -1,5 +1,7 @@
 """Smoke test of the ingest benchmark: wrk against the bare reference and `serve --no-worker`
-for a second each, one round; every acknowledged delivery is stored once."""
+on SQLite, and the floor, `serve --no-worker` and two `serve --no-worker` processes on one
+PostgreSQL server, and the same app on granian, for a second each, one round; every
+acknowledged delivery is stored once."""
 
 from __future__ import annotations
 
@@ -7,12 +9,15 @@ from typing import Any
 
 import pytest
 
-from bench.bench_ingest import SIDES, measure, report
+from bench.bench_ingest import POSTGRES, SIDES, measure, report
+
+NAMES = ("bare", "receive", "floor_pg", "receive_pg", "receive2_pg", "receive_granian")
+pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")
 def found() -> dict[str, list[dict[str, Any]]]:
-    sides = tuple(s for s in SIDES if s.name in ("bare", "receive"))
+    sides = tuple(s for s in SIDES if s.name in NAMES)
     return measure(1.0, 1.0, rounds=1, sides=sides, measured=6_000)
 
 
@@ -27,8 +32,51 @@ def test_wrk_loads_both_sides_and_every_answered_delivery_is_stored(
     # receive only).
     stored = sum(receive["inbox"].values())
     assert stored >= receive["requests"], (stored, receive)
+    assert stored >= receive["acknowledged"], (stored, receive)
     assert set(receive["inbox"]) == {"new"}
     assert bare["client_cpu"] > 0 and receive["server_cpu"] > 0
+    assert bare["pg_cpu"] == 0 and receive["pg_cpu"] == 0  # no PostgreSQL on SQLite sides
+
+
+@pytest.mark.parametrize("name", ["receive_pg", "receive2_pg"])
+def test_the_postgresql_receivers_store_every_acknowledged_delivery(
+    found: dict[str, list[dict[str, Any]]], name: str
+) -> None:
+    [side] = found[name]
+    assert side["errors"] == 0 and side["requests"] > 50, side
+    assert side["wrapped"] == 0
+    assert side["exit_code"] == 0
+    stored = sum(side["inbox"].values())
+    assert stored >= side["acknowledged"] >= side["requests"] - side["errors"], (stored, side)
+    assert set(side["inbox"]) == {"new"}
+    # Our server processes and PostgreSQL's are measured apart.
+    assert side["server_cpu"] > 0 and side["pg_cpu"] > 0, side
+
+
+def test_the_app_on_granian_does_the_same_work(found: dict[str, list[dict[str, Any]]]) -> None:
+    """The server comparison holds only if granian's side stores what it acknowledges, and
+    its CPU counts its worker process."""
+    [side] = found["receive_granian"]
+    assert side["errors"] == 0 and side["exit_code"] == 0, side
+    assert sum(side["inbox"].values()) >= side["acknowledged"] > 50, side
+    assert side["server_cpu"] > 0.05 * side["requests"] / 1000, side  # > 0.05 ms a request
+
+
+def test_both_processes_of_the_two_process_side_answered(
+    found: dict[str, list[dict[str, Any]]],
+) -> None:
+    [two] = found["receive2_pg"]
+    assert len(two["per_process_rps"]) == 2 and min(two["per_process_rps"]) > 0, two
+    assert two["rps"] == pytest.approx(sum(two["per_process_rps"]))
+
+
+def test_the_postgresql_floor_stores_every_acknowledged_body(
+    found: dict[str, list[dict[str, Any]]],
+) -> None:
+    [floor] = found["floor_pg"]
+    assert floor["errors"] == 0 and floor["requests"] > 50, floor
+    assert floor["floor_rows"] >= floor["acknowledged"] > 0, floor
+    assert floor["pg_cpu"] > 0
 
 
 def test_the_report_gives_the_targets_that_can_be_computed(
@@ -36,5 +84,17 @@ def test_the_report_gives_the_targets_that_can_be_computed(
 ) -> None:
     text = report(found, 1.0, 1.0)
     assert "| T2 receive / bare |" in text
-    assert "T1 receive / floor" not in text  # no floor side in this run
+    assert "T1 receive / floor" not in text  # no SQLite floor side in this run
     assert "bare Flask view" in text and "`serve --no-worker` (receive only)" in text
+    for ratio in (
+        "| T1 on PostgreSQL: receive / floor |",
+        "| server CPU per request, PostgreSQL / SQLite (receive only) |",
+        "| 2 receive-only processes / 1, PostgreSQL |",
+    ):
+        assert ratio in text
+    assert "≤ 1.1×" in text and "≥ 1.3×" in text
+    # Each row says which database its side used.
+    rows = {s.label: s.database for s in SIDES if s.name in NAMES}
+    for label, database in rows.items():
+        assert f"| {label} | {database} |" in text
+    assert sum(database == POSTGRES for database in rows.values()) == 3

@@ -170,7 +170,10 @@ class GuardedServer(TcpWSGIServer):  # type: ignore[misc]
             self.sweep(now)
         if not self.accepting:
             return False
-        open_ = [c for c in self.active_channels.values() if not c.will_close]
+        channels = self.active_channels
+        open_: list[Any] = []
+        if len(channels) >= self.limits.connections:  # else no need to look at each, per turn
+            open_ = [c for c in channels.values() if not c.will_close]
         full = len(open_) >= self.limits.connections
         if full != self.full:
             self.full = full
