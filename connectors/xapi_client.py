@@ -9,6 +9,8 @@ Reading (`LrsClient.statements`) asks for `ascending=true` so a cursor saved aft
 never skips an older one, follows `more` (relative to the LRS root: `/xAPI/statements?...`)
 with `paging.NextLink`, and yields one `StatementPage` per response. A statement id is
 yielded at most once per call. A statement that does not parse goes to the page's `errors`.
+Pages are decoded with msgspec, and each statement read into a `StatementStruct`
+(`xapi_models.read_statement`): it accepts and refuses what the pydantic models do.
 
 Writing (`LrsClient.send_statements`): every statement must carry its id (use
 `statement_id(natural_key)`), so a resend is a no-op. 200 (stored) and 204 (all of them
@@ -31,12 +33,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import requests
 from pydantic import ValidationError
 
 from connectors.http import HttpClient, RetryPolicy
 from connectors.paging import NextLink
-from connectors.xapi_models import Statement, as_utc
+from connectors.xapi_models import StatementStruct, as_utc, read_statement
 from connectors.xapi_statements import same_statement
 from plugin.errors import FatalError
 from plugin.logs import register_secret
@@ -57,7 +60,7 @@ class StatementPage:
     the response; `duplicates` those skipped because this call already yielded their id.
     """
 
-    statements: tuple[Statement, ...]
+    statements: tuple[StatementStruct, ...]
     raw: tuple[Mapping[str, Any], ...]
     errors: tuple[str, ...]
     fetched: int
@@ -183,7 +186,7 @@ class LrsClient:
         path = "statements"
         while True:
             response = self._call("GET", path, params=query)
-            body = _json(response)
+            body = _page_json(response)
             if not isinstance(body, dict) or not isinstance(body.get("statements"), list):
                 raise FatalError(SERVICE, "unexpected response: not a StatementResult")
             yield read_page(body["statements"], seen, response.headers)
@@ -263,6 +266,21 @@ def _json(response: requests.Response) -> Any:
         raise FatalError(SERVICE, "response is not JSON", response.status_code) from None
 
 
+_decode = msgspec.json.Decoder()
+
+
+def _page_json(response: requests.Response) -> Any:
+    """A page's body, decoded straight from its bytes (not via text). A charset other than
+    UTF-8, or what msgspec refuses and `json` takes (NaN, a byte-order mark...), goes the
+    way `_json` always went."""
+    if (response.encoding or "utf-8").lower() in ("utf-8", "utf8"):
+        try:
+            return _decode.decode(response.content)
+        except msgspec.DecodeError:
+            pass
+    return _json(response)
+
+
 def _find(body: Any, statement_id: str) -> Mapping[str, Any] | None:
     candidates = (
         body.get("statements") if isinstance(body, dict) and "statements" in body else [body]
@@ -275,7 +293,7 @@ def _find(body: Any, statement_id: str) -> Mapping[str, Any] | None:
 
 def read_page(items: list[Any], seen: set[str], headers: Mapping[str, str]) -> StatementPage:
     """Parse one response's statements; skip ids in `seen` (and add the new ones to it)."""
-    statements: list[Statement] = []
+    statements: list[StatementStruct] = []
     raw: list[Mapping[str, Any]] = []
     errors: list[str] = []
     duplicates = 0
@@ -288,7 +306,7 @@ def read_page(items: list[Any], seen: set[str], headers: Mapping[str, str]) -> S
                 continue
             seen.add(sid)
         try:
-            statement = Statement.model_validate(item)
+            statement = read_statement(item)
         except ValidationError as exc:
             errors.append(f"statement {label}: {describe(exc)}")
             continue

@@ -59,7 +59,14 @@ from connectors.xapi_cursor import (
     probe_since,
     read_source_cursor,
 )
-from connectors.xapi_models import VERB_VOIDED, Statement, as_utc, person_ref
+from connectors.xapi_models import (
+    VERB_VOIDED,
+    AnyStatement,
+    Statement,
+    StatementStruct,
+    as_utc,
+    person_ref,
+)
 from plugin.domain import Completion, CompletionState, PersonRef, Progress, ProgressVerb
 from plugin.ports import Batch, Event
 
@@ -91,7 +98,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DONE = frozenset({CompletionState.COMPLETE, CompletionState.PASSED, CompletionState.FAILED})
 
 
-def completion_state(statement: Statement) -> CompletionState | None:
+def completion_state(statement: AnyStatement) -> CompletionState | None:
     """The module state a statement reports, or None if it reports none (voiding aside)."""
     verb, result = statement.verb.id, statement.result
     if verb == VERB_COMPLETED:
@@ -112,7 +119,7 @@ def completion_state(statement: Statement) -> CompletionState | None:
 
 
 def completion_of(
-    statement: Statement, modules: Mapping[str, str]
+    statement: AnyStatement, modules: Mapping[str, str]
 ) -> tuple[PersonRef, str, CompletionState] | str:
     """The (person, module, state) a statement reports, or why it reports none (a counter
     name: ignored_verb, ignored_activity, ignored_actor). Pure; voiding is the caller's job
@@ -125,7 +132,7 @@ def completion_of(
 
 
 def progress_of(
-    statement: Statement, modules: Mapping[str, str]
+    statement: AnyStatement, modules: Mapping[str, str]
 ) -> tuple[PersonRef, str, ProgressVerb] | str:
     """The (person, module, verb) of a statement saying a learner started or worked on a
     module, or why it says none (ignored_verb, ignored_activity, ignored_actor), by the same
@@ -137,7 +144,7 @@ def progress_of(
     return found if isinstance(found, str) else (*found, verb)
 
 
-def _subject(statement: Statement, modules: Mapping[str, str]) -> tuple[PersonRef, str] | str:
+def _subject(statement: AnyStatement, modules: Mapping[str, str]) -> tuple[PersonRef, str] | str:
     """The person and the module a statement is about, or why it is about none."""
     module = None
     if statement.object.object_type == "Activity" and statement.object.id:
@@ -151,7 +158,7 @@ def _subject(statement: Statement, modules: Mapping[str, str]) -> tuple[PersonRe
 
 
 def completion_event(
-    statement: Statement, person: PersonRef, module: str, state: CompletionState
+    statement: AnyStatement, person: PersonRef, module: str, state: CompletionState
 ) -> Completion | None:
     """The inbox event for a completion statement; None when it has neither timestamp nor
     stored. The natural key is the statement id, whichever path (pull or webhook) reads it."""
@@ -164,7 +171,7 @@ def completion_event(
 
 
 def progress_event(
-    statement: Statement, person: PersonRef, module: str, verb: ProgressVerb
+    statement: AnyStatement, person: PersonRef, module: str, verb: ProgressVerb
 ) -> Progress | None:
     """The inbox event for a progress statement (as `completion_event`: the statement id is
     the natural key, `at` its timestamp, else stored; None when it has neither)."""
@@ -225,7 +232,7 @@ class XapiSource:
         since = None
         if saved.at is not None:
             since = saved.at - (self.reread_window if reread else self.lag)
-        walk = _Walk(now)
+        walk = _Walk(now, probing=self.since_compares == "auto" and saved.lrs is None)
         completions: dict[str, tuple[PersonRef, str]] = {}
         pages = self.client.statements(since=since, limit=self.page_size)
         page = next(pages, None)
@@ -288,7 +295,7 @@ class XapiSource:
                 log.info("xapi: the LRS's `since` compares `%s`", found)
         return done
 
-    def _order(self, statement: Statement) -> tuple[datetime, datetime]:
+    def _order(self, statement: StatementStruct) -> tuple[datetime, datetime]:
         at = statement.timestamp or statement.stored or _EPOCH
         return at, statement.stored or at
 
@@ -319,7 +326,7 @@ class XapiSource:
         return events, raw, errors
 
     def _completion(
-        self, statement: Statement, completions: dict[str, tuple[PersonRef, str]]
+        self, statement: StatementStruct, completions: dict[str, tuple[PersonRef, str]]
     ) -> tuple[PersonRef, str, CompletionState] | None:
         if statement.verb.id == VERB_VOIDED:
             target = statement.object.id
@@ -341,7 +348,7 @@ class XapiSource:
             completions[statement.id] = (person, module)
         return found
 
-    def _progress(self, statement: Statement) -> tuple[PersonRef, str, ProgressVerb] | None:
+    def _progress(self, statement: StatementStruct) -> tuple[PersonRef, str, ProgressVerb] | None:
         if statement.verb.id not in PROGRESS_VERBS:
             return None
         found = progress_of(statement, self.modules)
@@ -350,7 +357,7 @@ class XapiSource:
             return None
         return found
 
-    def _mapped(self, statement: Statement) -> tuple[PersonRef, str, CompletionState] | str:
+    def _mapped(self, statement: AnyStatement) -> tuple[PersonRef, str, CompletionState] | str:
         return completion_of(statement, self.modules)
 
     def _lookup(self, statement_id: str) -> tuple[PersonRef, str] | None:
@@ -369,10 +376,12 @@ class XapiSource:
 
 
 class _Walk:
-    """What one pull has read so far: newest times, order, a statement to probe with."""
+    """What one pull has read so far: newest times, order, a statement to probe with (looked
+    for only when `probing`)."""
 
-    def __init__(self, now: datetime) -> None:
+    def __init__(self, now: datetime, *, probing: bool = True) -> None:
         self.now = now
+        self.probing = probing
         self.timestamp: datetime | None = None
         self.stored: datetime | None = None
         self.consistent: datetime | None = None
@@ -387,8 +396,10 @@ class _Walk:
             ts = statement.timestamp or statement.stored
             if ts is not None and (self.timestamp is None or ts > self.timestamp):
                 self.timestamp = ts
-            if self.sample is None and probe_sample(statement):
-                self.sample = statement
+        if self.probing and self.sample is None:
+            # The probe takes the pydantic model: made only while a sample is wanted.
+            models = (Statement.model_validate(payload) for payload in page.raw)
+            self.sample = next((model for model in models if probe_sample(model)), None)
         if stored:
             self.stored = max([*stored, self.stored] if self.stored else stored)
         if page.consistent_through is not None:

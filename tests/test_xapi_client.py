@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import msgspec
 import pytest
 import requests
 import responses
 
 from connectors.http import RetryPolicy
-from connectors.xapi import LrsClient, StatementConflict
+from connectors.xapi import LrsClient, Statement, StatementConflict
+from connectors.xapi_models import StatementStruct
 from plugin.errors import AuthError, FatalError, RetriableError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "xapi" / "logstore"
@@ -121,6 +124,70 @@ def test_malformed_statements_are_reported_not_raised(rsps: Any, sleeps: Sleeps)
     assert "verb.id" in page.errors[0] and "timestamp" in page.errors[0]
     assert "yesterday" not in page.errors[0]  # values are never echoed
     assert page.errors[1].startswith("statement #2 of the page: ")
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "field"),
+    [
+        ("verb", {"id": 42}, "verb.id"),
+        ("result", {"completion": "maybe"}, "result.completion"),
+        (
+            "actor",
+            {"objectType": "Agent", "account": {"homePage": 7, "name": "17"}},
+            "actor.account.homePage",
+        ),
+        ("stored", "2024-13-01T00:00:00Z", "stored"),
+        ("id", "", "id"),
+    ],
+)
+def test_a_wrong_type_in_a_field_read_is_refused_naming_it(
+    rsps: Any, sleeps: Sleeps, where: str, value: Any, field: str
+) -> None:
+    bad = {**load("completed"), where: value}
+    rsps.get(STATEMENTS, json={"statements": [bad, load("viewed")]})
+
+    (page,) = client(sleeps).statements()
+
+    assert [s.id for s in page.statements] == [load("viewed")["id"]]
+    (error,) = page.errors
+    assert error.split(": ", 1)[1].startswith(f"{field}: "), error
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("result", {"completion": "yes", "success": 0}),  # pydantic's lax bools
+        ("timestamp", "2024-05-01"),  # a date alone
+        ("timestamp", "2024-05-01T10:00:00,5+02:00"),  # a comma before the fraction
+        ("stored", "2024-05-01T10:00:02.1234567Z"),  # 7 digits: truncated, not rounded
+        ("stored", "2024-05-01T10:00:02.9999999Z"),
+        ("timestamp", "2024-05-01T12:00:00.25+02:00"),  # msgspec's own path
+    ],
+)
+def test_statements_are_read_as_the_model_reads_them(
+    rsps: Any, sleeps: Sleeps, where: str, value: Any
+) -> None:
+    payload = {**load("completed"), where: value}
+    rsps.get(STATEMENTS, json={"statements": [payload]})
+
+    (page,) = client(sleeps).statements()
+
+    assert page.errors == ()
+    model = Statement.model_validate(payload)
+    assert page.statements == (msgspec.convert(model, StatementStruct, from_attributes=True),)
+    (statement,) = page.statements
+    assert (statement.timestamp, statement.stored) == (model.timestamp, model.stored)
+    assert statement.timestamp is not None and statement.timestamp.tzinfo is UTC
+
+
+def test_a_page_msgspec_refuses_is_read_as_json_reads_it(rsps: Any, sleeps: Sleeps) -> None:
+    statement = json.dumps(load("completed"))[:-1] + ', "extensions": {"score": NaN}}'
+    rsps.get(STATEMENTS, body=f'{{"statements": [{statement}]}}', content_type="application/json")
+
+    (page,) = client(sleeps).statements()
+
+    assert [s.id for s in page.statements] == [load("completed")["id"]]
+    assert math.isnan(page.raw[0]["extensions"]["score"])
 
 
 def test_a_response_that_is_not_a_statement_result_is_fatal(rsps: Any, sleeps: Sleeps) -> None:
