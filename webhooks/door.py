@@ -94,15 +94,13 @@ def _decode_slow(body: bytes) -> Any:
     non_finite: list[str] = []
 
     def number(token: str) -> float | int:
-        value = float(token)
-        if value.is_integer() and abs(value) <= MAX_EXACT:  # 900.0 is the integer 900
-            return int(value)
-        if math.isfinite(value):
-            return value
-        non_finite.append(token)
-        found = _NonFinite(value)
-        found.token = token
-        return found
+        try:
+            return _number(token)
+        except _Slow:
+            non_finite.append(token)
+            found = _NonFinite(float(token))
+            found.token = token
+            return found
 
     try:
         data = json.loads(text, parse_constant=_no_constant, parse_float=number)
