@@ -9,7 +9,9 @@ round. Sides on SQLite:
 
 - bare: a Flask view that reads the body and answers 200 (waitress, 4 request threads);
 - floor: + the HMAC check, the JSON decode and the body stored under its delivery id in
-  SQLite with group commit (the least a durable, authenticated receiver does);
+  SQLite with group commit (the least a durable, authenticated receiver does), a Flask view;
+- floor_wsgi: the floor's steps as a bare WSGI app, without Flask, as skillrelay serves its
+  two webhook routes (webhooks.direct): a comparison, not a target;
 - receive: `skillrelay serve --no-worker` (8 connections), and at 3x the clients (24);
 - serve: `skillrelay serve` with its pipeline and outbox workers (8 connections);
 - receive_full: receive with SQLite `synchronous=FULL` (what surviving power loss costs).
@@ -94,6 +96,8 @@ SIDES = (
          ["-m", "bench.service_load", "bare", "--threads", str(THREADS)]),
     Side("floor", "floor: + HMAC, JSON decode, body stored (SQLite, group commit)",
          ["-m", "bench.service_load", "floor", "--threads", str(THREADS)]),
+    Side("floor_wsgi", "floor as a bare WSGI app, no Flask (as skillrelay's webhook routes)",
+         ["-m", "bench.service_load", "floor", "--threads", str(THREADS), "--wsgi"]),
     Side("receive", "`serve --no-worker` (receive only)", serve_args("--no-worker"),
          stores=True),
     Side("receive24", "`serve --no-worker`, 24 connections", serve_args("--no-worker"),
@@ -127,6 +131,8 @@ class Ratio:
 
 RATIOS: tuple[Ratio, ...] = (
     Ratio("T1 receive / floor", "receive", "floor", 0.8),
+    Ratio("receive / the floor as a bare WSGI app (no Flask, as our webhook routes)", "receive",
+          "floor_wsgi", 0.0),
     Ratio("T2 receive / bare", "receive", "bare", 0.65),
     Ratio("T2 serve / bare", "serve", "bare", 0.45),
     Ratio("T3 receive at 24 / at 8 connections", "receive24", "receive", 0.9),
@@ -214,7 +220,7 @@ def _one(
     args = [a.replace("{port}", str(closed_port())) for a in side.args]
     if side.name.startswith("floor") and on_pg is not None:
         args += ["--database", database]
-    elif side.name == "floor":
+    elif side.name.startswith("floor"):
         args += ["--folder", str(folder / f"floor-{n}")]
         (folder / f"floor-{n}").mkdir()
     with ExitStack() as stack:  # a process (or several) per run

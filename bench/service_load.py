@@ -4,7 +4,8 @@
         A reference app under the same waitress server class as `skillrelay serve`
         (plugin.service.http), with the same thread count: bare (POST /webhooks/jira reads
         the body and answers 200), signed (+ checks the HMAC and decodes the JSON), floor
-        (+ stores the body durably in SQLite in DIR, or in the PostgreSQL database at URL).
+        (+ stores the body durably in SQLite in DIR, or in the PostgreSQL database at URL;
+        `--wsgi`: the same steps as a bare WSGI app, without Flask).
         Prints `listening on <url>`, runs until SIGTERM.
 
     python -m bench.service_load load --url URL --template FILE --duration S [--rate R]
@@ -228,7 +229,29 @@ def signed_app(secret: bytes, keep: Callable[[bytes, str], None] | None = None) 
     return app
 
 
-def floor_app(folder: Path, secret: bytes) -> Any:
+def signed_wsgi(secret: bytes, keep: Callable[[bytes, str], None]) -> Any:
+    """The floor's steps as a bare WSGI app, no Flask: what skillrelay's two webhook routes
+    are served as (webhooks.direct). Compared with, not a target."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
+            start_response("404 Not Found", [("Content-Length", "0")])
+            return [b""]
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        digest = hmac.new(secret, body, hashlib.sha256).hexdigest()
+        given = environ.get("HTTP_X_HUB_SIGNATURE", "")
+        if not hmac.compare_digest(f"sha256={digest}", given):
+            start_response("401 Unauthorized", [("Content-Length", "0")])
+            return [b""]
+        json.loads(body)
+        keep(body, environ.get("HTTP_X_ATLASSIAN_WEBHOOK_IDENTIFIER", ""))
+        start_response("200 OK", [("Content-Length", "0")])
+        return [b""]
+
+    return app
+
+
+def floor_app(folder: Path, secret: bytes, *, wsgi: bool = False) -> Any:
     """The least a durable, authenticated receiver must do, done the cheapest way we know:
     the signed view, then the body stored under its delivery id in SQLite (WAL), committed
     together with the requests arriving at the same time (plugin's GroupCommit), before
@@ -261,7 +284,7 @@ def floor_app(folder: Path, secret: bytes) -> Any:
     def keep(body: bytes, key: str) -> None:
         group.add_new([InboxEvent("floor", "delivery", key, body.decode(), datetime.now(UTC))])
 
-    return signed_app(secret, keep)
+    return signed_wsgi(secret, keep) if wsgi else signed_app(secret, keep)
 
 
 def floor_postgres_app(url: str, secret: bytes) -> Any:
@@ -301,7 +324,12 @@ def floor_postgres_app(url: str, secret: bytes) -> Any:
 
 
 def reference(
-    mode: str, threads: int, folder: Path | None = None, database: str | None = None
+    mode: str,
+    threads: int,
+    folder: Path | None = None,
+    database: str | None = None,
+    *,
+    wsgi: bool = False,
 ) -> int:
     from plugin.service.http import HttpServer
 
@@ -310,7 +338,7 @@ def reference(
         app = floor_postgres_app(database, secret)
     elif mode == "floor":
         assert folder is not None
-        app = floor_app(folder, secret)
+        app = floor_app(folder, secret, wsgi=wsgi)
     elif mode == "signed":
         app = signed_app(secret)
     else:
@@ -335,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         serve.add_argument("--threads", type=int, default=4)
         serve.add_argument("--folder", type=Path, help="floor: where its SQLite file goes")
         serve.add_argument("--database", help="floor: a PostgreSQL URL to store in instead")
+        serve.add_argument("--wsgi", action="store_true", help="floor: as a bare WSGI app")
     send = sub.add_parser("load")
     send.add_argument("--url", required=True)
     send.add_argument("--template", type=Path, required=True)
@@ -347,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--rate", type=float)
     args = parser.parse_args(argv)
     if args.mode in REFERENCES:
-        return reference(args.mode, args.threads, args.folder, args.database)
+        return reference(args.mode, args.threads, args.folder, args.database, wsgi=args.wsgi)
     secret = os.environ[SECRET_ENV]
     deliveries = Deliveries(
         args.template.read_text(), secret, project=args.project, first=args.first, run=args.run

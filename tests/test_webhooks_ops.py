@@ -193,14 +193,17 @@ def test_ignored_deliveries_are_counted_by_reason(client: FlaskClient) -> None:
     ignored = "skillrelay_webhook_ignored_total"
     assert _value(text, ignored, sender="jira", reason="project") == 1
     assert _value(text, ignored, sender="jira", reason="event") == 1
-    assert _value(text, "skillrelay_inbox_stored_events_total", source="jira") is None
+    # the series exists from the start, at 0, for rate() to read
+    assert _value(text, "skillrelay_inbox_stored_events_total", source="jira") == 0
 
 
 def test_each_app_has_its_own_registry(store: Store, manifest: Manifest) -> None:
     first, second = make_app(store, manifest), make_app(store, manifest)
     first.test_client().post("/webhooks/jira", data=DONE, headers=signed(DONE))
     scraped = second.test_client().get("/metrics").data
-    assert _value(scraped, "skillrelay_webhook_received_total", sender="jira") is None
+    assert _value(scraped, "skillrelay_webhook_received_total", sender="jira") == 0
+    mine = first.test_client().get("/metrics").data
+    assert _value(mine, "skillrelay_webhook_received_total", sender="jira") == 1
 
 
 def test_openapi_document_is_valid(client: FlaskClient) -> None:

@@ -1,6 +1,7 @@
 """The app factory: config, the injected store/manifest/secrets, blueprints, errors, metrics.
 
-The web UI (package webui) is mounted under /ui/ only when UI_SECRET_KEY is set.
+The two webhook routes are served in front of Flask (webhooks.direct). The web UI (package
+webui) is mounted under /ui/ only when UI_SECRET_KEY is set.
 
 Config comes from DEFAULTS, then `test_config`, then `SKILLRELAY_*` environment variables
 (`app.config.from_prefixed_env("SKILLRELAY")`: e.g. SKILLRELAY_MAX_CONTENT_LENGTH=2097152,
@@ -24,6 +25,7 @@ from plugin.store import Store
 from plugin.store.group_commit import GroupCommit
 from webhooks import errors, health, inbox_health, jira, openapi, unsubscribe, xapi
 from webhooks.config import DEFAULTS, receivers
+from webhooks.direct import DirectRoutes
 from webhooks.metrics import Metrics
 from webhooks.services import EXTENSION, Services
 
@@ -63,7 +65,7 @@ def create_app(
         store.inbox.count_by_status,
         lambda: inbox_health.failed_by_reason(opened),
     )
-    app.extensions[EXTENSION] = Services(
+    found = Services(
         store=store,
         intake=GroupCommit(store.inbox_writer.write),
         metrics=metrics,
@@ -73,12 +75,14 @@ def create_app(
         inbox_stuck_seconds=float(app.config["INBOX_STUCK_SECONDS"]),
         inbox_failed_limit=int(app.config["INBOX_FAILED_LIMIT"]),
     )
+    app.extensions[EXTENSION] = found
     for blueprint in (jira.bp, xapi.bp, health.bp, openapi.bp, unsubscribe.bp):
         app.register_blueprint(blueprint)
     if app.config["UI_SECRET_KEY"]:
         webui.init_app(app, store, manifest)
     errors.register(app)
     _time_requests(app, metrics)
+    app.wsgi_app = DirectRoutes(app, found, app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

@@ -8,12 +8,16 @@ they are also the `reason` label of the rejected-requests counter. An unreachabl
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
-from flask import Flask, Response, jsonify, request
+import msgspec
+from flask import Flask, Response, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from plugin.errors import PayloadError, SignatureError, StoreError, WebhookError
+from webhooks.incoming import JSON_TYPE
+from webhooks.metrics import Metrics
 from webhooks.services import EXTENSION, Services
 
 log = logging.getLogger("skillrelay.webhooks")
@@ -77,44 +81,71 @@ HTTP_CODES = {
 }
 
 
-def error_body(status: int, code: str, message: str) -> tuple[Response, int]:
-    return jsonify(error=code, message=message), status
+@dataclass(frozen=True)
+class Answer:
+    """A JSON answer as the WSGI route and Flask both send it."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def response(self) -> Response:
+        response = Response(self.body, self.status, mimetype=JSON_TYPE)
+        for name, value in self.headers:
+            response.headers.add(name, value)
+        return response
+
+
+def error_body(status: int, code: str, message: str) -> Answer:
+    return Answer(status, msgspec.json.encode({"error": code, "message": message}))
+
+
+def answer(
+    exc: Exception, sender: str, limit: int | None, metrics: Metrics | None, where: str
+) -> Answer:
+    """The answer to a request `exc` ended, counted as refused by `sender` (jira, xapi or
+    other). `limit` is MAX_CONTENT_LENGTH (a 413 names it); `where` the method and path."""
+    if isinstance(exc, WebhookError):
+        _rejected(metrics, sender, exc.code)
+        found = error_body(exc.status, exc.code, exc.message)
+        if found.status != 401:
+            return found
+        challenges = tuple(("WWW-Authenticate", c) for c in CHALLENGES.get(sender, ()))
+        return Answer(found.status, found.body, challenges)
+    if isinstance(exc, HTTPException):
+        return _http_error(exc, sender, limit, metrics)
+    if isinstance(exc, SQLAlchemyError | StoreError):
+        log.warning("store unavailable: %s", type(exc).__name__)
+        return error_body(503, "store_unavailable", "the store is unavailable; try again later")
+    log.error("unexpected error in %s", where, exc_info=exc)
+    return error_body(500, "internal_error", "unexpected error")
 
 
 def register(app: Flask) -> None:
     """Install the one error handler: every error becomes the same JSON shape."""
 
     @app.errorhandler(Exception)
-    def handle(exc: Exception) -> tuple[Response, int]:
-        if isinstance(exc, WebhookError):
-            _rejected(app, exc.code)
-            response, status = error_body(exc.status, exc.code, exc.message)
-            if status == 401:
-                for challenge in CHALLENGES.get(_sender(), ()):
-                    response.headers.add("WWW-Authenticate", challenge)
-            return response, status
-        if isinstance(exc, HTTPException):
-            return _http_error(app, exc)
-        if isinstance(exc, SQLAlchemyError | StoreError):
-            log.warning("store unavailable: %s", type(exc).__name__)
-            return error_body(503, "store_unavailable", "the store is unavailable; try again later")
-        log.exception("unexpected error in %s %s", request.method, request.path)
-        return error_body(500, "internal_error", "unexpected error")
+    def handle(exc: Exception) -> Response:
+        found = app.extensions.get(EXTENSION)
+        metrics = found.metrics if isinstance(found, Services) else None
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        where = f"{request.method} {request.path}"
+        return answer(exc, _sender(), limit, metrics, where).response()
 
 
-def _http_error(app: Flask, exc: HTTPException) -> tuple[Response, int]:
+def _http_error(
+    exc: HTTPException, sender: str, limit: int | None, metrics: Metrics | None
+) -> Answer:
     """Werkzeug's own errors (404, 405, 413, ...), with our codes and a JSON body."""
     status = exc.code or 500
     code = HTTP_CODES.get(status, "http_error")
-    _rejected(app, code)
+    _rejected(metrics, sender, code)
     message = exc.description or code
     if status == 413:
-        message = f"body: larger than the limit of {app.config['MAX_CONTENT_LENGTH']} bytes"
-    response, _ = error_body(status, code, message)
-    for name, value in exc.get_headers():
-        if name == "Allow":  # a 405 names the methods that would work
-            response.headers[name] = value
-    return response, status
+        message = f"body: larger than the limit of {limit} bytes"
+    found = error_body(status, code, message)
+    allow = tuple((n, v) for n, v in exc.get_headers() if n == "Allow")  # a 405's methods
+    return Answer(found.status, found.body, allow)
 
 
 SENDERS = ("jira", "xapi")
@@ -125,10 +156,9 @@ CHALLENGES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _rejected(app: Flask, code: str) -> None:
-    found = app.extensions.get(EXTENSION)
-    if isinstance(found, Services):
-        found.metrics.rejected.labels(sender=_sender(), reason=code).inc()
+def _rejected(metrics: Metrics | None, sender: str, code: str) -> None:
+    if metrics is not None:
+        metrics.rejected.labels(sender=sender, reason=code).inc()
 
 
 def _sender() -> str:

@@ -29,29 +29,29 @@ def healthz() -> tuple[Response, int]:
 
 
 @bp.get("/readyz")
-def readyz() -> tuple[Response, int]:
+def readyz() -> Response | tuple[Response, int]:
     found = services()
     store = found.store
     try:
         backlog = store.outbox.backlog()
     except (SQLAlchemyError, StoreError) as exc:
         reason = f"the store did not answer ({type(exc).__name__})"
-        return error_body(503, "store_unreachable", reason)
+        return error_body(503, "store_unreachable", reason).response()
     if backlog.dead:
         reason = f"{backlog.dead} outbox effect(s) are dead letters; retry or drop them"
-        return error_body(503, "outbox_dead_letters", reason)
+        return error_body(503, "outbox_dead_letters", reason).response()
     limit = timedelta(seconds=found.outbox_stuck_seconds)
     if backlog.oldest_due is not None and store.clock() - backlog.oldest_due > limit:
         late = int((store.clock() - backlog.oldest_due).total_seconds())
         reason = f"the oldest due outbox effect waits for {late} s; is a worker running?"
-        return error_body(503, "outbox_stuck", reason)
+        return error_body(503, "outbox_stuck", reason).response()
     try:
         problem = _inbox_problem(found)
     except (SQLAlchemyError, StoreError) as exc:
         reason = f"the store did not answer ({type(exc).__name__})"
-        return error_body(503, "store_unreachable", reason)
+        return error_body(503, "store_unreachable", reason).response()
     if problem is not None:
-        return error_body(503, *problem)
+        return error_body(503, *problem).response()
     return jsonify(status="ready", pending=backlog.pending, in_flight=backlog.in_flight), 200
 
 

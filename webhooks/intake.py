@@ -6,13 +6,13 @@ durable. Duplicates are a normal outcome (the inbox's unique natural key), not a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import msgspec
-from flask import Request, Response
 
 from plugin.ports import Event
 from plugin.store import InboxEvent, Store
@@ -20,9 +20,9 @@ from plugin.store.group_commit import GroupCommit
 from plugin.store.intake import Encoded
 from plugin.store.models import Json, JsonText
 from webhooks.door import decode
-from webhooks.errors import UnsupportedMediaType
-
-JSON_TYPE = "application/json"
+from webhooks.errors import Answer, UnsupportedMediaType
+from webhooks.incoming import JSON_TYPE, Incoming
+from webhooks.services import Services
 
 
 @dataclass(frozen=True)
@@ -55,18 +55,18 @@ class Outcome:
             return "duplicate"
         return "stored" if self.new else "ignored"
 
-    def body(self) -> dict[str, Any]:
-        status = self.status
-        return {
-            "status": status,
-            "events": self.new,
-            "duplicates": self.duplicates,
-            "ignored": self.ignored,
-        }
+    def answer(self) -> Answer:
+        """The 200 answer, encoded without Flask's JSON provider (per request)."""
+        return _answer(self.status, self.new, self.duplicates, self.ignored)
 
-    def response(self) -> Response:
-        """The 200 answer: the body, encoded without Flask's JSON provider (per request)."""
-        return Response(msgspec.json.encode(self.body()), 200, mimetype=JSON_TYPE)
+
+@functools.lru_cache(maxsize=256)  # a handful of answers repeat: stored 1, duplicate 1...
+def _answer(status: str, new: int, duplicates: int, ignored: int) -> Answer:
+    body = {"status": status, "events": new, "duplicates": duplicates, "ignored": ignored}
+    return Answer(200, msgspec.json.encode(body))
+
+
+Take = Callable[[Services, Incoming], Outcome]  # a sender's view, less the answer
 
 
 def _row(event: Event, raw: Json | JsonText | None, now: datetime) -> InboxEvent:
@@ -76,17 +76,12 @@ def _row(event: Event, raw: Json | JsonText | None, now: datetime) -> InboxEvent
     return InboxEvent(event.source, event.kind, event.natural_key, payload, now, raw)
 
 
-def raw_body(request: Request) -> bytes:
-    """The exact bytes sent (signatures cover them); 413 past MAX_CONTENT_LENGTH."""
-    return request.get_data(cache=True)
-
-
-def json_body(request: Request, body: bytes) -> Any:
+def json_body(incoming: Incoming, body: bytes) -> Any:
     """The decoded JSON body: 415 unless it is application/json, 400 unless it parses and
     could be stored (webhooks.door)."""
-    if request.mimetype != JSON_TYPE:
-        given = request.mimetype or "none"
-        raise UnsupportedMediaType(f"Content-Type: expected {JSON_TYPE}, got {given}")
+    mimetype = incoming.mimetype()
+    if mimetype != JSON_TYPE:
+        raise UnsupportedMediaType(f"Content-Type: expected {JSON_TYPE}, got {mimetype or 'none'}")
     return decode(body)
 
 
@@ -114,3 +109,13 @@ def store_events(
     new = sum((row.source, row.natural_key) in added for row in rows)
     duplicates = len(rows) - new
     return Outcome(new, duplicates, ignored, duplicate_delivery)
+
+
+def respond(found: Services, take: Take, incoming: Incoming) -> Answer:
+    """A webhook view's 200: `take` reads and stores the request; when it stored something
+    new, the hooks run (`serve` wakes its pipeline)."""
+    outcome = take(found, incoming)
+    if outcome.new:
+        for hook in found.on_stored:
+            hook()
+    return outcome.answer()

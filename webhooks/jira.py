@@ -19,8 +19,10 @@ from plugin.errors import PayloadError
 from plugin.store.models import JsonText
 from webhooks import verbatim
 from webhooks.errors import BadToken, MissingSignature, NotConfigured, UnexpectedSignature
-from webhooks.intake import Delivery, json_body, raw_body, store_events
-from webhooks.services import JiraReceiver, services
+from webhooks.incoming import Incoming, WsgiIncoming
+from webhooks.intake import Delivery, Outcome, json_body, respond, store_events
+from webhooks.metrics import Metrics
+from webhooks.services import JiraReceiver, Services, services
 from webhooks.signature import same_secret, verify_signature
 
 bp = Blueprint("jira", __name__)
@@ -60,15 +62,20 @@ def authenticate(
 
 @bp.post("/webhooks/jira")
 def receive() -> Response:
-    found = services()
-    found.metrics.received.labels(sender="jira").inc()
+    """Reached only through Flask (tests hold it to webhooks.direct, which serves the route)."""
+    incoming = WsgiIncoming(request.environ, request.max_content_length)
+    return respond(services(), take, incoming).response()
+
+
+def take(found: Services, incoming: Incoming) -> Outcome:
+    found.metrics.received_from["jira"].inc()
     jira = found.jira
     if jira is None:
         raise NotConfigured("no Jira source is configured in the manifest")
-    body = raw_body(request)
-    signature = request.headers.get(SIGNATURE_HEADER)
-    sender = authenticate(jira, body, signature, request.headers.get(jira.automation_header))
-    data = json_body(request, body)
+    body = incoming.body()
+    signature = incoming.header(SIGNATURE_HEADER)
+    sender = authenticate(jira, body, signature, incoming.header(jira.automation_header))
+    data = json_body(incoming, body)
     if not isinstance(data, dict):
         raise PayloadError(f"body: expected a JSON object, got {type(data).__name__}")
     if sender is None:  # unsigned demo mode: tell the formats apart by their shape
@@ -88,10 +95,10 @@ def receive() -> Response:
         events,
         [_raw_issue(data, body)] * len(events) if events else [],
         ignored=0 if events else 1,
-        delivery=_delivery(request.headers.get(DELIVERY_HEADER), data, len(events)),
+        delivery=_delivery(incoming.header(DELIVERY_HEADER), data, len(events)),
     )
-    _count(outcome.duplicate, outcome.new, outcome.ignored, reason)
-    return outcome.response()
+    _count(found.metrics, outcome, reason)
+    return outcome
 
 
 def _listed(event: TicketTransition, projects: frozenset[str]) -> bool:
@@ -122,11 +129,10 @@ def _raw_issue(data: dict[str, Any], body: bytes) -> dict[str, Any] | JsonText:
     return verbatim.issue(body) or issue
 
 
-def _count(duplicate: bool, new: int, ignored: int, reason: str) -> None:
-    metrics = services().metrics
-    if duplicate:
+def _count(metrics: Metrics, outcome: Outcome, reason: str) -> None:
+    if outcome.duplicate:
         metrics.duplicates.labels(sender="jira").inc()
-    if new:
-        metrics.stored.labels(source="jira").inc(new)
-    if ignored and not duplicate:
-        metrics.ignored.labels(sender="jira", reason=reason).inc(ignored)
+    if outcome.new:
+        metrics.stored_from["jira"].inc(outcome.new)
+    if outcome.ignored and not outcome.duplicate:
+        metrics.ignored.labels(sender="jira", reason=reason).inc(outcome.ignored)

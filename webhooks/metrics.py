@@ -21,6 +21,7 @@ from plugin.store import Backlog
 log = logging.getLogger("skillrelay.webhooks")
 
 PREFIX = "skillrelay"
+SENDERS = ("jira", "xapi")
 
 
 class QueueCollector(Collector):
@@ -119,6 +120,10 @@ class Metrics:
         self.stored = Counter(
             f"{PREFIX}_inbox_stored_events", "Events stored in the inbox", ["source"], registry=r
         )
+        # Bound once: every delivery moves these (a label lookup takes a lock), and each
+        # series is there from the start, at 0, for rate() to read.
+        self.received_from = {s: self.received.labels(sender=s) for s in SENDERS}
+        self.stored_from = {s: self.stored.labels(source=s) for s in SENDERS}
         self.latency = Histogram(
             f"{PREFIX}_http_request_duration_seconds",
             "Request latency",

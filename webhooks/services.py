@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from flask import current_app
 
@@ -54,6 +54,8 @@ class Services:
     outbox_stuck_seconds: float
     inbox_stuck_seconds: float = 900.0
     inbox_failed_limit: int = 10
+    # Called after a webhook stored a new event (`serve` wakes its pipeline).
+    on_stored: list[Callable[[], None]] = field(default_factory=list)
 
 
 def services() -> Services:

@@ -23,6 +23,7 @@ from webhooks.errors import (
 )
 
 SUPPORTED_METHODS = ("sha256", "sha1", "sha384", "sha512")
+_HEX_DIGITS = {method: hashlib.new(method).digest_size * 2 for method in SUPPORTED_METHODS}
 _HEX = frozenset(string.hexdigits)
 
 
@@ -37,7 +38,7 @@ def parse_signature(header: str) -> tuple[str, str]:
             f"X-Hub-Signature: unsupported method {method[:16]!r}; "
             f"supported: {', '.join(SUPPORTED_METHODS)}"
         )
-    size = hashlib.new(method).digest_size * 2
+    size = _HEX_DIGITS[method]
     if len(digest) != size or not _HEX.issuperset(digest):
         raise BadSignature(f"X-Hub-Signature: {method} digest must be {size} hex digits")
     return method, digest.lower()

@@ -22,8 +22,9 @@ from webhooks.errors import (
     NotConfigured,
     UnexpectedCredentials,
 )
-from webhooks.intake import json_body, raw_body, store_events
-from webhooks.services import XapiReceiver, services
+from webhooks.incoming import Incoming, WsgiIncoming
+from webhooks.intake import Outcome, json_body, respond, store_events
+from webhooks.services import Services, XapiReceiver, services
 from webhooks.signature import same_secret
 from webhooks.statements import parse_statements
 
@@ -55,16 +56,21 @@ def authenticate(xapi: XapiReceiver, header: str | None) -> None:
 
 @bp.post("/webhooks/xapi")
 def receive() -> Response:
-    found = services()
-    found.metrics.received.labels(sender="xapi").inc()
+    """Reached only through Flask (tests hold it to webhooks.direct, which serves the route)."""
+    incoming = WsgiIncoming(request.environ, request.max_content_length)
+    return respond(services(), take, incoming).response()
+
+
+def take(found: Services, incoming: Incoming) -> Outcome:
+    found.metrics.received_from["xapi"].inc()
     xapi = found.xapi
     if xapi is None:
         raise NotConfigured(
             "no xAPI source with forwarding credentials is configured in the manifest"
         )
-    body = raw_body(request)
-    authenticate(xapi, request.headers.get("Authorization"))
-    data = json_body(request, body)
+    body = incoming.body()
+    authenticate(xapi, incoming.header("Authorization"))
+    data = json_body(incoming, body)
     texts = verbatim.items(body) if isinstance(data, list) else [verbatim.whole(body)]
     parsed = parse_statements(data, xapi.modules, texts)
     ignored = sum(parsed.ignored.values())
@@ -73,7 +79,7 @@ def receive() -> Response:
     if outcome.duplicate:
         metrics.duplicates.labels(sender="xapi").inc()
     if outcome.new:
-        metrics.stored.labels(source="xapi").inc(outcome.new)
+        metrics.stored_from["xapi"].inc(outcome.new)
     for why, count in sorted(parsed.ignored.items()):  # "ignored_verb" -> reason "verb"
         metrics.ignored.labels(sender="xapi", reason=why.removeprefix("ignored_")).inc(count)
-    return outcome.response()
+    return outcome

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, Response, request
+from flask import Flask
 
 from plugin.errors import SkillrelayError
 from plugin.manifest import Manifest, load_manifest
@@ -263,14 +263,10 @@ def sync_loop(
 
 
 def wake_on_webhooks(app: Flask, loop: Loop) -> None:
-    """After a webhook stored an event (any 2xx), the pipeline runs at once."""
-
-    @app.after_request
-    def wake(response: Response) -> Response:
-        stored = request.method == "POST" and response.status_code < 300
-        if stored and request.path.startswith("/webhooks/"):
-            loop.wake()
-        return response
+    """After a webhook stored a new event, the pipeline runs at once."""
+    found = app.extensions[EXTENSION]
+    assert isinstance(found, Services)
+    found.on_stored.append(loop.wake)
 
 
 def serve(

@@ -1,0 +1,67 @@
+"""What a webhook view reads of a request, from its WSGI environ, whether the route in front
+of Flask (webhooks.direct) or a Flask view received it: the body, headers, the media type.
+
+The body within MAX_CONTENT_LENGTH (a 413 before anything is read when Content-Length is
+larger, as werkzeug's `get_input_stream`; a 413 too for a longer body sent without one),
+header names as werkzeug's EnvironHeaders maps them, the media type as `Request.mimetype`
+parses it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.http import parse_options_header
+from werkzeug.wsgi import get_input_stream
+
+JSON_TYPE = "application/json"
+
+
+class Incoming(Protocol):
+    def body(self) -> bytes: ...
+
+    def header(self, name: str) -> str | None: ...
+
+    def mimetype(self) -> str: ...
+
+
+class WsgiIncoming:
+    def __init__(self, environ: dict[str, Any], limit: int | None) -> None:
+        self.environ = environ
+        self.limit = limit
+        self._body: bytes | None = None
+
+    def body(self) -> bytes:
+        if self._body is None:
+            self._body = self._read()
+        return self._body
+
+    def _read(self) -> bytes:
+        given = self.environ.get("CONTENT_LENGTH")
+        if isinstance(given, str) and given.isascii() and given.isdigit():
+            length = int(given)
+            if self.limit is None or length <= self.limit:  # what get_input_stream reads
+                data: bytes = self.environ["wsgi.input"].read(length)
+                return data
+        # No length (a de-chunked body), or one too large: werkzeug's 413 when the length
+        # says so. Reading to the end it stops at the limit without a word, so one byte more
+        # is asked for: a body past the limit is a 413, never a truncated body.
+        more = None if self.limit is None else self.limit + 1
+        data = get_input_stream(self.environ, max_content_length=more).read()
+        if self.limit is not None and len(data) > self.limit:
+            raise RequestEntityTooLarge()
+        return data
+
+    def header(self, name: str) -> str | None:
+        key = name.upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = "HTTP_" + key
+        value = self.environ.get(key)
+        return value if isinstance(value, str) else None
+
+    def mimetype(self) -> str:
+        given: str = self.environ.get("CONTENT_TYPE", "")
+        if given == JSON_TYPE:  # what every sender sends: no parsing needed
+            return given
+        return parse_options_header(given)[0].lower()
