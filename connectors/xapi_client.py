@@ -9,8 +9,11 @@ Reading (`LrsClient.statements`) asks for `ascending=true` so a cursor saved aft
 never skips an older one, follows `more` (relative to the LRS root: `/xAPI/statements?...`)
 with `paging.NextLink`, and yields one `StatementPage` per response. A statement id is
 yielded at most once per call. A statement that does not parse goes to the page's `errors`.
-Pages are decoded with msgspec, and each statement read into a `StatementStruct`
-(`xapi_models.read_statement`): it accepts and refuses what the pydantic models do.
+Pages are decoded with msgspec, each statement straight from its JSON text into a
+`StatementStruct` (`xapi_models.read_statement_json`, else `read_statement`): it accepts and
+refuses what the pydantic models do. A page's `raw` keeps each statement's text as received
+(`JsonText`); a page msgspec cannot read (NaN, another charset...) is decoded as a whole and
+keeps the decoded objects.
 
 Writing (`LrsClient.send_statements`): every statement must carry its id (use
 `statement_id(natural_key)`), so a resend is a no-op. 200 (stored) and 204 (all of them
@@ -39,10 +42,11 @@ from pydantic import ValidationError
 
 from connectors.http import HttpClient, RetryPolicy
 from connectors.paging import NextLink
-from connectors.xapi_models import StatementStruct, as_utc, read_statement
+from connectors.xapi_models import StatementStruct, as_utc, read_statement, read_statement_json
 from connectors.xapi_statements import same_statement
 from plugin.errors import FatalError
 from plugin.logs import register_secret
+from plugin.store.models import JsonText
 
 log = logging.getLogger("skillrelay.xapi")
 
@@ -61,7 +65,7 @@ class StatementPage:
     """
 
     statements: tuple[StatementStruct, ...]
-    raw: tuple[Mapping[str, Any], ...]
+    raw: tuple[Mapping[str, Any] | JsonText, ...]  # JsonText: the statement as received
     errors: tuple[str, ...]
     fetched: int
     duplicates: int
@@ -186,11 +190,16 @@ class LrsClient:
         path = "statements"
         while True:
             response = self._call("GET", path, params=query)
-            body = _page_json(response)
-            if not isinstance(body, dict) or not isinstance(body.get("statements"), list):
-                raise FatalError(SERVICE, "unexpected response: not a StatementResult")
-            yield read_page(body["statements"], seen, response.headers)
-            link = pager.next(body)
+            result = _statement_result(response)
+            if result is not None:  # the usual page: statements kept as the bytes received
+                yield read_texts(result.statements, seen, response.headers)
+                link = pager.next({"more": result.more})
+            else:
+                body = _page_json(response)
+                if not isinstance(body, dict) or not isinstance(body.get("statements"), list):
+                    raise FatalError(SERVICE, "unexpected response: not a StatementResult")
+                yield read_page(body["statements"], seen, response.headers)
+                link = pager.next(body)
             if link is None:
                 return
             path, query = link, None  # the link carries the query
@@ -291,35 +300,95 @@ def _find(body: Any, statement_id: str) -> Mapping[str, Any] | None:
     return None
 
 
-def read_page(items: list[Any], seen: set[str], headers: Mapping[str, str]) -> StatementPage:
-    """Parse one response's statements; skip ids in `seen` (and add the new ones to it)."""
-    statements: list[StatementStruct] = []
-    raw: list[Mapping[str, Any]] = []
-    errors: list[str] = []
-    duplicates = 0
-    for index, item in enumerate(items):
-        sid = item.get("id") if isinstance(item, dict) else None
+class _StatementResult(msgspec.Struct):
+    statements: list[msgspec.Raw]
+    more: str | None = None
+
+
+_RESULT = msgspec.json.Decoder(_StatementResult)
+
+
+def _statement_result(response: requests.Response) -> _StatementResult | None:
+    """A StatementResult with each statement left as its JSON text; None for anything else
+    (another charset, another shape, what msgspec refuses): `_page_json` then decides."""
+    if (response.encoding or "utf-8").lower() not in ("utf-8", "utf8"):
+        return None
+    try:
+        return _RESULT.decode(response.content)
+    except msgspec.DecodeError:
+        return None
+
+
+class _PageReader:
+    """Statements of one response, in order: each id once per call (`seen`), what does not
+    parse to `errors`."""
+
+    def __init__(self, seen: set[str]) -> None:
+        self.seen = seen
+        self.statements: list[StatementStruct] = []
+        self.raw: list[Mapping[str, Any] | JsonText] = []
+        self.errors: list[str] = []
+        self.duplicates = 0
+
+    def take(
+        self,
+        index: int,
+        item: Any,
+        payload: Mapping[str, Any] | JsonText,
+        statement: StatementStruct | None = None,
+    ) -> None:
+        """`item`: the decoded statement (read here unless `statement` is given already)."""
+        if statement is not None:
+            sid: Any = statement.id
+        else:
+            sid = item.get("id") if isinstance(item, dict) else None
         label = sid if isinstance(sid, str) and sid else f"#{index} of the page"
         if isinstance(sid, str) and sid:
-            if sid in seen:
-                duplicates += 1
-                continue
-            seen.add(sid)
-        try:
-            statement = read_statement(item)
-        except ValidationError as exc:
-            errors.append(f"statement {label}: {describe(exc)}")
-            continue
-        statements.append(statement)
-        raw.append(item)
-    return StatementPage(
-        statements=tuple(statements),
-        raw=tuple(raw),
-        errors=tuple(errors),
-        fetched=len(items),
-        duplicates=duplicates,
-        consistent_through=parse_time(headers.get(CONSISTENT_THROUGH_HEADER)),
-    )
+            if sid in self.seen:
+                self.duplicates += 1
+                return
+            self.seen.add(sid)
+        if statement is None:
+            try:
+                statement = read_statement(item)
+            except ValidationError as exc:
+                self.errors.append(f"statement {label}: {describe(exc)}")
+                return
+        self.statements.append(statement)
+        self.raw.append(payload)
+
+    def page(self, fetched: int, headers: Mapping[str, str]) -> StatementPage:
+        return StatementPage(
+            statements=tuple(self.statements),
+            raw=tuple(self.raw),
+            errors=tuple(self.errors),
+            fetched=fetched,
+            duplicates=self.duplicates,
+            consistent_through=parse_time(headers.get(CONSISTENT_THROUGH_HEADER)),
+        )
+
+
+def read_page(items: list[Any], seen: set[str], headers: Mapping[str, str]) -> StatementPage:
+    """Parse one response's decoded statements; skip ids in `seen` (and add the new ones)."""
+    reader = _PageReader(seen)
+    for index, item in enumerate(items):
+        reader.take(index, item, item)
+    return reader.page(len(items), headers)
+
+
+def read_texts(
+    items: Sequence[msgspec.Raw], seen: set[str], headers: Mapping[str, str]
+) -> StatementPage:
+    """As `read_page`, for statements given as their JSON text: each is read straight into
+    a StatementStruct when msgspec can (`read_statement_json`), else decoded and read as
+    `read_page` reads it; its `raw` is the text as received."""
+    reader = _PageReader(seen)
+    for index, item in enumerate(items):
+        text = bytes(item)
+        statement = read_statement_json(text)
+        decoded = _decode.decode(text) if statement is None else None
+        reader.take(index, decoded, JsonText(text.decode("utf-8")), statement)
+    return reader.page(len(items), headers)
 
 
 def describe(exc: ValidationError) -> str:

@@ -45,6 +45,7 @@ never moves backwards.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -69,6 +70,7 @@ from connectors.xapi_models import (
 )
 from plugin.domain import Completion, CompletionState, PersonRef, Progress, ProgressVerb
 from plugin.ports import Batch, Event
+from plugin.store.models import JsonText
 
 log = logging.getLogger("skillrelay.xapi")
 
@@ -181,6 +183,10 @@ def progress_event(
     return Progress(
         source="xapi", natural_key=statement.id, person=person, module=module, verb=verb, at=at
     )
+
+
+def _decoded(payload: Mapping[str, Any] | JsonText) -> Any:
+    return json.loads(payload) if isinstance(payload, JsonText) else payload
 
 
 class XapiSource:
@@ -301,9 +307,9 @@ class XapiSource:
 
     def _read(
         self, page: StatementPage, completions: dict[str, tuple[PersonRef, str]]
-    ) -> tuple[list[Event], list[Mapping[str, Any]], list[str]]:
+    ) -> tuple[list[Event], list[Mapping[str, Any] | JsonText], list[str]]:
         events: list[Event] = []
-        raw: list[Mapping[str, Any]] = []
+        raw: list[Mapping[str, Any] | JsonText] = []
         errors = list(page.errors)
         for statement, payload in sorted(
             zip(page.statements, page.raw, strict=True), key=lambda pair: self._order(pair[0])
@@ -398,7 +404,7 @@ class _Walk:
                 self.timestamp = ts
         if self.probing and self.sample is None:
             # The probe takes the pydantic model: made only while a sample is wanted.
-            models = (Statement.model_validate(payload) for payload in page.raw)
+            models = (Statement.model_validate(_decoded(payload)) for payload in page.raw)
             self.sample = next((model for model in models if probe_sample(model)), None)
         if stored:
             self.stored = max([*stored, self.stored] if self.stored else stored)

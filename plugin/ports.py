@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from plugin.domain import Completion, Progress, TicketTransition
+from plugin.store.models import JsonText
 
 Event = Completion | TicketTransition | Progress  # what sources and receivers store
 
@@ -20,7 +21,8 @@ class Batch:
     events: Sequence[Event]
     cursor: str | None  # save this for `stream` after the events are durable; None: unchanged
     fetched: int  # raw records read from the source for this batch
-    raw: Sequence[Mapping[str, Any]] = field(default_factory=tuple)  # native payloads, same order
+    # native payloads, same order: decoded, or as received (JsonText)
+    raw: Sequence[Mapping[str, Any] | JsonText] = field(default_factory=tuple)
     errors: Sequence[str] = field(default_factory=tuple)  # records that could not be read
     position: datetime | None = None  # orders cursors (never backwards); default: the cursor time
 

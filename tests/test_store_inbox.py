@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from plugin.store import InboxEvent, Store
+from plugin.store.models import JsonText
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -27,6 +28,21 @@ def test_same_natural_key_twice_is_one_row(store: Store) -> None:
         "new",
         T0,
     )
+
+
+def test_raw_given_as_json_text_is_stored_as_it_is(store: Store) -> None:
+    # What a pull hands over as received (a statement's text) is not decoded and encoded again.
+    raw = JsonText('{ "id" :"s-1",\n "n": 1.50, "name": "Caf\\u00e9" }')
+    payload = JsonText('{"n":1}')
+    row = InboxEvent("xapi", "completion", "s-1", payload, T0, raw)
+    assert store.inbox.add_many([row, event("other")]) == (2, 0)
+    query = text("SELECT CAST(raw AS TEXT) FROM inbox WHERE natural_key = 's-1'")
+    with store.engine.connect() as conn:
+        assert conn.execute(query).scalar_one() == raw
+    stored = {item.natural_key: item for item in store.inbox.list()}
+    assert stored["s-1"].raw == {"id": "s-1", "n": 1.5, "name": "Café"}
+    assert stored["s-1"].payload == {"n": 1}
+    assert stored["other"].raw == {"raw": "other"}  # any other value as before
 
 
 def test_the_same_key_from_another_source_is_another_event(store: Store) -> None:

@@ -14,11 +14,14 @@ import msgspec
 import pytest
 import requests
 import responses
+from pydantic import ValidationError
 
 from connectors.http import RetryPolicy
 from connectors.xapi import LrsClient, Statement, StatementConflict
-from connectors.xapi_models import StatementStruct
+from connectors.xapi_client import read_texts
+from connectors.xapi_models import StatementStruct, read_statement, read_statement_json
 from plugin.errors import AuthError, FatalError, RetriableError
+from plugin.store.models import JsonText
 
 FIXTURES = Path(__file__).parent / "fixtures" / "xapi" / "logstore"
 ENDPOINT = "https://lrs.example.org/data/xAPI/"
@@ -116,7 +119,7 @@ def test_malformed_statements_are_reported_not_raised(rsps: Any, sleeps: Sleeps)
     (page,) = client(sleeps).statements()
 
     assert [s.id for s in page.statements] == [load("completed")["id"]]
-    assert page.raw == (load("completed"),)
+    assert [json.loads(text) for text in page.raw] == [load("completed")]
     assert page.fetched == 3
     bad_id = load("malformed")["id"]
     assert len(page.errors) == 2
@@ -188,6 +191,48 @@ def test_a_page_msgspec_refuses_is_read_as_json_reads_it(rsps: Any, sleeps: Slee
 
     assert [s.id for s in page.statements] == [load("completed")["id"]]
     assert math.isnan(page.raw[0]["extensions"]["score"])
+
+
+def test_statements_are_kept_as_the_bytes_received(rsps: Any, sleeps: Sleeps) -> None:
+    # Odd spacing, escapes and number spellings survive: raw is the statement's own text.
+    first = json.dumps(load("completed"), indent=1).replace('"Ana Learner"', '"Ana \\u00e9"')
+    second = json.dumps(load("passed"), separators=(",", ":"))[:-1] + ',"n":1.50E+1}'
+    body = f'{{ "statements" : [ {first} ,{second}], "more": "" }}'
+    rsps.get(STATEMENTS, body=body.encode(), content_type="application/json")
+
+    (page,) = client(sleeps).statements()
+
+    assert list(page.raw) == [first, second]
+    assert all(isinstance(text, JsonText) for text in page.raw)
+    assert page.statements[0].actor.name == "Ana \u00e9"
+
+
+# Statements msgspec reads otherwise than the model, or refuses: its text path must hand
+# them to the model's path.
+TRICKY: dict[str, dict[str, Any]] = {
+    "seven-digits": {**load("completed"), "stored": "2024-05-01T10:00:02.9999999Z"},
+    "string-bools": {**load("completed"), "result": {"completion": "yes", "success": 0}},
+    "date-alone": {**load("completed"), "timestamp": "2024-05-01"},
+    "comma-fraction": {**load("completed"), "timestamp": "2024-05-01T10:00:00,5+02:00"},
+    "offset": {**load("completed"), "timestamp": "2024-05-01T12:00:00.25+02:00"},
+    "number-id": {**load("completed"), "id": 7},
+    "no-verb": {k: v for k, v in load("completed").items() if k != "verb"},
+}
+
+
+@pytest.mark.parametrize("name", ["completed", "passed", "viewed", "voided", "malformed", *TRICKY])
+def test_a_statement_read_from_its_text_is_read_as_from_its_dict(name: str) -> None:
+    item = TRICKY.get(name) or load(name)
+    text = json.dumps(item).encode()
+    direct = read_statement_json(text)
+    try:
+        expected: StatementStruct | None = read_statement(json.loads(text))
+    except ValidationError:
+        expected = None
+    assert direct is None or direct == expected
+    page = read_texts([msgspec.Raw(text)], set(), {})
+    assert page.statements == ((expected,) if expected is not None else ())
+    assert len(page.errors) == (expected is None)
 
 
 def test_a_response_that_is_not_a_statement_result_is_fatal(rsps: Any, sleeps: Sleeps) -> None:

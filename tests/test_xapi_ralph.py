@@ -126,7 +126,8 @@ def test_250_completions_come_back_once_each_across_pages(ralph_lrs: RalphServer
         s["id"]: expected(s, i) for i, s in enumerate(completions)
     }
     for batch in batches:
-        assert [r["id"] for r in batch.raw] == [e.natural_key for e in batch.events]
+        # raw: each statement's text as Ralph sent it
+        assert [json.loads(r)["id"] for r in batch.raw] == [e.natural_key for e in batch.events]
         assert batch.errors == ()
     assert batches[-1].cursor == (T0 + timedelta(minutes=249)).isoformat()
     assert source.counts["progress"] == 10  # "viewed" is progress (test_progress_xapi.py)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from sqlalchemy.exc import ArgumentError
 
 from plugin.errors import ConfigError, Problem
 from plugin.settings import DATABASE_ENV
+from plugin.store.models import JsonText
 
 EXPECTED = "expected sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
 # Bare PostgreSQL schemes (as hosting platforms hand them out) all mean our one driver.
@@ -48,11 +50,17 @@ def safe_url(url: str | URL) -> str:
     return parse_url(url).render_as_string(hide_password=True)
 
 
+def json_text(value: Any) -> str:
+    """JSON columns' serializer: a JsonText (JSON already: a statement or issue as received)
+    is stored as it is, anything else as `json.dumps` writes it (SQLAlchemy's default)."""
+    return str(value) if isinstance(value, JsonText) else json.dumps(value)
+
+
 def make_engine(url: str | URL) -> Engine:
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
-    return create_engine(parsed, pool_pre_ping=True)
+    return create_engine(parsed, pool_pre_ping=True, json_serializer=json_text)
 
 
 @contextmanager
@@ -88,7 +96,7 @@ def _sqlite_engine(url: URL) -> Engine:
     if synchronous not in SYNCHRONOUS:
         expected = ", ".join(SYNCHRONOUS)
         raise _config_error(f"synchronous={synchronous!r} in the SQLite URL: one of {expected}")
-    engine = create_engine(url.difference_update_query(["synchronous"]))
+    engine = create_engine(url.difference_update_query(["synchronous"]), json_serializer=json_text)
     _WRITERS[engine] = threading.RLock()
 
     @event.listens_for(engine, "connect")

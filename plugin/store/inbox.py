@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -291,9 +290,9 @@ def _row(event: InboxEvent) -> dict[str, Any]:
     }
 
 
-def _value(value: Json | JsonText | None) -> Json | None:
-    """Only the webhook writer (intake.py) stores JSON text as it is; here it is the object."""
-    return json.loads(value) if isinstance(value, JsonText) else value
+def _value(value: Json | JsonText | None) -> Json | JsonText | None:
+    """JsonText goes to the column as it is (the engine's `json_text` serializer)."""
+    return value
 
 
 def _insert_new(conn: Connection) -> Any:
