@@ -22,7 +22,7 @@ from flask import Flask
 from prometheus_client.metrics import Histogram
 
 from webhooks import errors, jira, xapi
-from webhooks.incoming import JSON_TYPE, WsgiIncoming
+from webhooks.incoming import JSON_TYPE, Incoming
 from webhooks.intake import Take, respond
 from webhooks.services import Services
 
@@ -68,7 +68,7 @@ class DirectRoutes:
         started = time.perf_counter()
         limit = self.config["MAX_CONTENT_LENGTH"]
         try:
-            found = respond(self.services, route.take, WsgiIncoming(environ, limit))
+            found = respond(self.services, route.sender, route.take, Incoming(environ, limit))
         except Exception as exc:  # every failure becomes a JSON answer
             where = f"POST {environ.get('PATH_INFO')}"
             found = errors.answer(exc, route.sender, limit, self.services.metrics, where)

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from plugin.errors import PayloadError, SignatureError, StoreError, WebhookError
 from webhooks.incoming import JSON_TYPE
-from webhooks.metrics import Metrics
+from webhooks.metrics import SENDERS, Metrics
 from webhooks.services import EXTENSION, Services
 
 log = logging.getLogger("skillrelay.webhooks")
@@ -96,8 +96,10 @@ class Answer:
         return response
 
 
-def error_body(status: int, code: str, message: str) -> Answer:
-    return Answer(status, msgspec.json.encode({"error": code, "message": message}))
+def error_body(
+    status: int, code: str, message: str, headers: tuple[tuple[str, str], ...] = ()
+) -> Answer:
+    return Answer(status, msgspec.json.encode({"error": code, "message": message}), headers)
 
 
 def answer(
@@ -107,11 +109,9 @@ def answer(
     other). `limit` is MAX_CONTENT_LENGTH (a 413 names it); `where` the method and path."""
     if isinstance(exc, WebhookError):
         _rejected(metrics, sender, exc.code)
-        found = error_body(exc.status, exc.code, exc.message)
-        if found.status != 401:
-            return found
-        challenges = tuple(("WWW-Authenticate", c) for c in CHALLENGES.get(sender, ()))
-        return Answer(found.status, found.body, challenges)
+        offered = CHALLENGES.get(sender, ()) if exc.status == 401 else ()
+        challenges = tuple(("WWW-Authenticate", c) for c in offered)
+        return error_body(exc.status, exc.code, exc.message, challenges)
     if isinstance(exc, HTTPException):
         return _http_error(exc, sender, limit, metrics)
     if isinstance(exc, SQLAlchemyError | StoreError):
@@ -143,12 +143,10 @@ def _http_error(
     message = exc.description or code
     if status == 413:
         message = f"body: larger than the limit of {limit} bytes"
-    found = error_body(status, code, message)
     allow = tuple((n, v) for n, v in exc.get_headers() if n == "Allow")  # a 405's methods
-    return Answer(found.status, found.body, allow)
+    return error_body(status, code, message, allow)
 
 
-SENDERS = ("jira", "xapi")
 # What a 401 offers (RFC 9110 11.6.1). Jira signs with X-Hub-Signature or a shared header,
 # which no HTTP authentication scheme names, so only the xAPI receiver has challenges.
 CHALLENGES: dict[str, tuple[str, ...]] = {

@@ -9,7 +9,7 @@ parses it.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
@@ -18,15 +18,7 @@ from werkzeug.wsgi import get_input_stream
 JSON_TYPE = "application/json"
 
 
-class Incoming(Protocol):
-    def body(self) -> bytes: ...
-
-    def header(self, name: str) -> str | None: ...
-
-    def mimetype(self) -> str: ...
-
-
-class WsgiIncoming:
+class Incoming:
     def __init__(self, environ: dict[str, Any], limit: int | None) -> None:
         self.environ = environ
         self.limit = limit

@@ -111,11 +111,17 @@ def store_events(
     return Outcome(new, duplicates, ignored, duplicate_delivery)
 
 
-def respond(found: Services, take: Take, incoming: Incoming) -> Answer:
-    """A webhook view's 200: `take` reads and stores the request; when it stored something
-    new, the hooks run (`serve` wakes its pipeline)."""
+def respond(found: Services, sender: str, take: Take, incoming: Incoming) -> Answer:
+    """A webhook view's 200: `take` reads and stores the request (and counts what it
+    ignored), this counts the rest; when something new was stored, the hooks run (`serve`
+    wakes its pipeline)."""
+    metrics = found.metrics
+    metrics.received_from[sender].inc()
     outcome = take(found, incoming)
+    if outcome.duplicate:
+        metrics.duplicates.labels(sender=sender).inc()
     if outcome.new:
+        metrics.stored_from[sender].inc(outcome.new)
         for hook in found.on_stored:
             hook()
     return outcome.answer()

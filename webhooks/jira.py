@@ -19,9 +19,8 @@ from plugin.errors import PayloadError
 from plugin.store.models import JsonText
 from webhooks import verbatim
 from webhooks.errors import BadToken, MissingSignature, NotConfigured, UnexpectedSignature
-from webhooks.incoming import Incoming, WsgiIncoming
+from webhooks.incoming import Incoming
 from webhooks.intake import Delivery, Outcome, json_body, respond, store_events
-from webhooks.metrics import Metrics
 from webhooks.services import JiraReceiver, Services, services
 from webhooks.signature import same_secret, verify_signature
 
@@ -63,12 +62,11 @@ def authenticate(
 @bp.post("/webhooks/jira")
 def receive() -> Response:
     """Reached only through Flask (tests hold it to webhooks.direct, which serves the route)."""
-    incoming = WsgiIncoming(request.environ, request.max_content_length)
-    return respond(services(), take, incoming).response()
+    incoming = Incoming(request.environ, request.max_content_length)
+    return respond(services(), "jira", take, incoming).response()
 
 
 def take(found: Services, incoming: Incoming) -> Outcome:
-    found.metrics.received_from["jira"].inc()
     jira = found.jira
     if jira is None:
         raise NotConfigured("no Jira source is configured in the manifest")
@@ -97,7 +95,8 @@ def take(found: Services, incoming: Incoming) -> Outcome:
         ignored=0 if events else 1,
         delivery=_delivery(incoming.header(DELIVERY_HEADER), data, len(events)),
     )
-    _count(found.metrics, outcome, reason)
+    if outcome.ignored and not outcome.duplicate:
+        found.metrics.ignored.labels(sender="jira", reason=reason).inc(outcome.ignored)
     return outcome
 
 
@@ -127,12 +126,3 @@ def _raw_issue(data: dict[str, Any], body: bytes) -> dict[str, Any] | JsonText:
     if not isinstance(issue, dict):
         return verbatim.whole(body)
     return verbatim.issue(body) or issue
-
-
-def _count(metrics: Metrics, outcome: Outcome, reason: str) -> None:
-    if outcome.duplicate:
-        metrics.duplicates.labels(sender="jira").inc()
-    if outcome.new:
-        metrics.stored_from["jira"].inc(outcome.new)
-    if outcome.ignored and not outcome.duplicate:
-        metrics.ignored.labels(sender="jira", reason=reason).inc(outcome.ignored)

@@ -22,7 +22,7 @@ from webhooks.errors import (
     NotConfigured,
     UnexpectedCredentials,
 )
-from webhooks.incoming import Incoming, WsgiIncoming
+from webhooks.incoming import Incoming
 from webhooks.intake import Outcome, json_body, respond, store_events
 from webhooks.services import Services, XapiReceiver, services
 from webhooks.signature import same_secret
@@ -57,12 +57,11 @@ def authenticate(xapi: XapiReceiver, header: str | None) -> None:
 @bp.post("/webhooks/xapi")
 def receive() -> Response:
     """Reached only through Flask (tests hold it to webhooks.direct, which serves the route)."""
-    incoming = WsgiIncoming(request.environ, request.max_content_length)
-    return respond(services(), take, incoming).response()
+    incoming = Incoming(request.environ, request.max_content_length)
+    return respond(services(), "xapi", take, incoming).response()
 
 
 def take(found: Services, incoming: Incoming) -> Outcome:
-    found.metrics.received_from["xapi"].inc()
     xapi = found.xapi
     if xapi is None:
         raise NotConfigured(
@@ -75,11 +74,6 @@ def take(found: Services, incoming: Incoming) -> Outcome:
     parsed = parse_statements(data, xapi.modules, texts)
     ignored = sum(parsed.ignored.values())
     outcome = store_events(found.store, found.intake, parsed.events, parsed.raws, ignored=ignored)
-    metrics = found.metrics
-    if outcome.duplicate:
-        metrics.duplicates.labels(sender="xapi").inc()
-    if outcome.new:
-        metrics.stored_from["xapi"].inc(outcome.new)
     for why, count in sorted(parsed.ignored.items()):  # "ignored_verb" -> reason "verb"
-        metrics.ignored.labels(sender="xapi", reason=why.removeprefix("ignored_")).inc(count)
+        found.metrics.ignored.labels(sender="xapi", reason=why.removeprefix("ignored_")).inc(count)
     return outcome

@@ -24,7 +24,7 @@ from sqlalchemy import (
 
 from plugin.store.base import Repository, prepared, to_model, upsert_insert
 from plugin.store.engine import begin
-from plugin.store.models import InboxEvent, InboxItem, InboxStatus, Json, JsonText
+from plugin.store.models import InboxEvent, InboxItem, InboxStatus, Json
 from plugin.store.schema import INBOX_STATUSES, inbox
 
 Items = list[InboxItem]
@@ -284,15 +284,10 @@ def _row(event: InboxEvent) -> dict[str, Any]:
         "source": event.source,
         "kind": event.kind,
         "natural_key": event.natural_key,
-        "payload": _value(event.payload),
-        "raw": _value(event.raw),
+        "payload": event.payload,  # JsonText is written as it is (engine.json_text)
+        "raw": event.raw,
         "received_at": event.received_at,
     }
-
-
-def _value(value: Json | JsonText | None) -> Json | JsonText | None:
-    """JsonText goes to the column as it is (the engine's `json_text` serializer)."""
-    return value
 
 
 def _insert_new(conn: Connection) -> Any:
