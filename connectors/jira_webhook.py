@@ -44,17 +44,20 @@ from typing import Any
 from pydantic import ValidationError
 
 from connectors.jira_models import ChangeItem, Deployment, JiraUser, to_ticket
+from connectors.jira_webhook_structs import (
+    CREATED,
+    MAX_EPOCH_MS,
+    MAX_ID,
+    UPDATED,
+    USER_IDS,
+    from_epoch_ms,
+    read_webhook,
+    transition,
+)
 from plugin.domain import PersonRef, Ticket, TicketTransition
 from plugin.errors import PayloadError
 
-CREATED = "jira:issue_created"
-UPDATED = "jira:issue_updated"
 ISSUE_EVENTS = (CREATED, UPDATED)
-MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
-# Identifiers go into database indexes, whose entries have a size limit (PostgreSQL: ~2.7 kB);
-# Jira's own are far shorter. A longer one is refused here, not by the store on every retry.
-MAX_ID = 255
-USER_IDS = ("accountId", "key", "name", "emailAddress")
 
 
 def parse_jira_webhook(
@@ -65,6 +68,11 @@ def parse_jira_webhook(
     custom_fields: Sequence[str] = (),
 ) -> list[TicketTransition]:
     """The transitions in an admin (Cloud) or Data Center webhook body; [] for other events."""
+    found = read_webhook(
+        body, base_url=base_url, deployment=deployment, custom_fields=custom_fields
+    )
+    if found is not None:  # the usual body, read the fast way with the same result
+        return found
     event = body.get("webhookEvent")
     if not isinstance(event, str) or not event:
         raise PayloadError(_missing("webhookEvent", event))
@@ -79,14 +87,14 @@ def parse_jira_webhook(
     by = _person(body.get("user"), deployment, "user")
     if event == CREATED:
         key = f"jira:{ticket.id}:created"
-        return [_transition(key, ticket, None, category, at, by)]
+        return [transition(key, ticket, None, category, at, by)]
     change = _change(changelog, "changelog")
     if change is None:
         return []
     change_id, items = change
     before, after = _categories(items, category, status_id)
     names = _status_names(items)
-    return [_transition(f"jira:{ticket.id}:{change_id}", ticket, before, after, at, by, names)]
+    return [transition(f"jira:{ticket.id}:{change_id}", ticket, before, after, at, by, names)]
 
 
 def parse_automation(
@@ -109,38 +117,17 @@ def parse_automation(
     change = _change(changelog, f"{where}changelog") if changelog is not None else None
     if change is None:
         key = f"jira-automation:{canonical_sha256(body)}"
-        return [_transition(key, ticket, None, category, at, by)]
+        return [transition(key, ticket, None, category, at, by)]
     change_id, items = change
     before, after = _categories(items, category, status_id)
     names = _status_names(items)
-    return [_transition(f"jira:{ticket.id}:{change_id}", ticket, before, after, at, by, names)]
+    return [transition(f"jira:{ticket.id}:{change_id}", ticket, before, after, at, by, names)]
 
 
 def canonical_sha256(body: Mapping[str, Any]) -> str:
     """sha256 of the body as canonical JSON (sorted keys, no spaces, UTF-8)."""
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _transition(
-    key: str,
-    ticket: Ticket,
-    before: str | None,
-    after: str | None,
-    at: datetime,
-    by: PersonRef | None,
-    names: tuple[str | None, str | None] = (None, None),
-) -> TicketTransition:
-    return TicketTransition(
-        natural_key=key,
-        ticket=ticket,
-        from_category=before,
-        to_category=after,
-        at=at,
-        by=by,
-        from_status=names[0],
-        to_status=names[1],
-    )
 
 
 def _status_names(items: Sequence[ChangeItem]) -> tuple[str | None, str | None]:
@@ -249,7 +236,7 @@ def _person(user: Any, deployment: Deployment, where: str) -> PersonRef | None:
 def _epoch_ms(value: Any) -> datetime:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_EPOCH_MS:
         raise PayloadError(_missing("timestamp", value, "epoch milliseconds"))
-    return datetime.fromtimestamp(value / 1000, tz=UTC)
+    return from_epoch_ms(value)
 
 
 def _updated(ticket: Ticket, where: str = "issue.") -> datetime:

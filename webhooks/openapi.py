@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from connectors.jira_webhook import CREATED, MAX_EPOCH_MS, MAX_ID, UPDATED
+from connectors.jira_webhook_structs import CREATED, MAX_EPOCH_MS, MAX_ID, UPDATED
 from webhooks.door import MAX_DEPTH
 from webhooks.jira import SIGNATURE_HEADER
 from webhooks.services import services
