@@ -52,6 +52,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from connectors.read_ahead import read_ahead
 from connectors.xapi_client import LrsClient, StatementPage
 from connectors.xapi_cursor import (
     SinceField,
@@ -239,39 +240,43 @@ class XapiSource:
         if saved.at is not None:
             since = saved.at - (self.reread_window if reread else self.lag)
         walk = _Walk(now, probing=self.since_compares == "auto" and saved.lrs is None)
-        completions: dict[str, tuple[PersonRef, str]] = {}
-        pages = self.client.statements(since=since, limit=self.page_size)
-        page = next(pages, None)
-        current = saved
-        while page is not None:
-            # One page ahead: a cursor saved at the walk's end rides on the last page's batch.
-            following = next(pages, None)
-            events, raw, errors = self._read(page, completions)
-            walk.add(page)
-            cursor, position = None, None
-            if following is None:
-                done = self._finished(saved, current, walk, by_stored, reread)
-                if done != current:
-                    cursor, position, current = done.dump(), now, done
-            elif by_stored and walk.in_order and walk.stored is not None:
-                # Pages in `stored` order: everything stored before the newest read is read.
-                mark = walk.capped(walk.stored)
-                if current.at is None or mark > current.at:
-                    current = current.moved(at=mark, field="stored")
-                    cursor, position = current.dump(), mark
-            self.counts["fetched"] += page.fetched
-            self.counts["duplicates"] += page.duplicates
-            self.counts["errors"] += len(errors)
-            yield Batch(
-                stream=STREAM,
-                events=tuple(events),
-                cursor=cursor,
-                fetched=page.fetched,
-                raw=tuple(raw),
-                errors=tuple(errors),
-                position=position,
-            )
-            page = following
+        # The LRS prepares the next page while this one is mapped and stored.
+        pages = read_ahead(self.client.statements(since=since, limit=self.page_size), "xapi-pull")
+        try:
+            completions: dict[str, tuple[PersonRef, str]] = {}
+            page = next(pages, None)
+            current = saved
+            while page is not None:
+                # One page ahead: a cursor saved at the walk's end rides on the last page's batch.
+                following = next(pages, None)
+                events, raw, errors = self._read(page, completions)
+                walk.add(page)
+                cursor, position = None, None
+                if following is None:
+                    done = self._finished(saved, current, walk, by_stored, reread)
+                    if done != current:
+                        cursor, position, current = done.dump(), now, done
+                elif by_stored and walk.in_order and walk.stored is not None:
+                    # Pages in `stored` order: everything stored before the newest read is read.
+                    mark = walk.capped(walk.stored)
+                    if current.at is None or mark > current.at:
+                        current = current.moved(at=mark, field="stored")
+                        cursor, position = current.dump(), mark
+                self.counts["fetched"] += page.fetched
+                self.counts["duplicates"] += page.duplicates
+                self.counts["errors"] += len(errors)
+                yield Batch(
+                    stream=STREAM,
+                    events=tuple(events),
+                    cursor=cursor,
+                    fetched=page.fetched,
+                    raw=tuple(raw),
+                    errors=tuple(errors),
+                    position=position,
+                )
+                page = following
+        finally:
+            pages.close()  # a stopped pull does not wait for the page in flight
 
     def _reread_due(self, saved: SourceCursor, now: datetime) -> bool:
         if self.reread_every is None or saved.at is None:
