@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -50,12 +50,32 @@ class JiraUser(Lenient):
     locale: str | None = None  # e.g. "ru_RU": the language of the user's Jira profile
 
     def person(self, deployment: Deployment) -> PersonRef | None:
-        ident = self.account_id if deployment == "cloud" else (self.name or self.key)
-        if not ident:
-            return None
-        return PersonRef(
-            system="jira", id=ident, email=self.email or None, display_name=self.display_name
-        )
+        return person_ref(self, deployment)
+
+
+class UserLike(Protocol):
+    """A Jira user read by the models or by msgspec (connectors.jira_webhook_structs)."""
+
+    @property
+    def account_id(self) -> str | None: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def display_name(self) -> str | None: ...
+
+
+def person_ref(user: UserLike, deployment: Deployment) -> PersonRef | None:
+    """How skillrelay names a Jira user: Cloud by accountId, Data Center by username or key."""
+    ident = user.account_id if deployment == "cloud" else (user.name or user.key)
+    if not ident:
+        return None
+    return PersonRef(
+        system="jira", id=ident, email=user.email or None, display_name=user.display_name
+    )
 
 
 class StatusCategoryRef(Lenient):

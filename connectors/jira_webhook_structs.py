@@ -24,6 +24,7 @@ from connectors.jira_models import (
     JiraUser,
     StatusRef,
     field_value,
+    person_ref,
 )
 from plugin.domain import PersonRef, Ticket, TicketTransition
 
@@ -232,14 +233,7 @@ def _status_item(items: list[_Item]) -> _Item | None:
 
 
 def _person(user: _User | None, deployment: Deployment) -> PersonRef | None:
-    if user is None:
-        return None
-    ident = user.account_id if deployment == "cloud" else (user.name or user.key)
-    if not ident:
-        return None
-    return PersonRef(
-        system="jira", id=ident, email=user.email or None, display_name=user.display_name
-    )
+    return None if user is None else person_ref(user, deployment)
 
 
 def from_epoch_ms(value: int) -> datetime:
