@@ -3,6 +3,8 @@ Jira Cloud contract, and the suggestion a learner gets after a completion."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 from plugin.notify.scheduler import Scheduler
@@ -79,3 +81,51 @@ def test_no_open_ticket_drops_the_suggestion_saying_so(store: Store) -> None:
     Scheduler(store, manifest, Words(), suggest=lambda s, p: [], clock=lambda: NOW).tick()
     [notice] = store.notices.list(person="ben.carter")
     assert (notice.status, notice.reason) == ("dropped", "no open ticket shows SQL indexing")
+
+
+def tick_during_search(store: Store, other: Callable[[], object]) -> list[bool]:
+    """A planner's tick whose Jira search runs `other` in another thread, as a webhook request
+    or a second planner would run meanwhile; whether `other` finished within 2 s."""
+    finished: list[bool] = []
+    threads: list[threading.Thread] = []
+
+    def suggest(skill: str, person: str) -> list[dict[str, str]]:
+        threads.append(threading.Thread(target=other))
+        threads[-1].start()
+        threads[-1].join(timeout=2)
+        finished.append(not threads[-1].is_alive())
+        return [{"key": "PAY-7", "summary": "Slow ledger query", "url": "https://j/browse/PAY-7"}]
+
+    later = NOW + timedelta(hours=1)
+    Scheduler(store, manifest_with(), Words(), suggest=suggest, clock=lambda: later).tick()
+    for thread in threads:
+        thread.join()
+    return finished
+
+
+def test_deliveries_are_stored_while_jira_is_searched(store: Store) -> None:
+    """The search is a request to Jira (seconds when Jira is slow, longer when it asks to
+    wait): no write transaction may be open meanwhile, or on SQLite every webhook waits."""
+    put(store, [completion("ben.carter")])
+    added: list[int] = []
+    finished = tick_during_search(
+        store, lambda: added.append(put(store, [completion("chloe.nguyen")]))
+    )
+    assert finished == [True] and added == [1]
+    [notice] = store.notices.list(person="ben.carter")
+    assert (notice.kind, notice.status) == ("apply_suggestion", "sent")
+
+
+def test_another_planner_is_not_held_up_by_a_search_and_a_notice_is_decided_once(
+    store: Store,
+) -> None:
+    """A second planner (another process) ticks while the first waits for Jira: it is not
+    held up, and when it decides the suggestion first, the first planner does not send it."""
+    put(store, [completion("ben.carter")])
+    later = NOW + timedelta(hours=1)
+    other = Scheduler(store, manifest_with(), Words(), suggest=lambda s, p: [], clock=lambda: later)
+    finished = tick_during_search(store, other.tick)
+    assert finished == [True]
+    [notice] = store.notices.list(person="ben.carter")
+    assert (notice.status, notice.reason) == ("dropped", "no open ticket shows SQL indexing")
+    assert not [i for i in store.outbox.list(limit=100) if i.idempotency_key.startswith("notify:")]

@@ -60,7 +60,7 @@ def test_planners_on_several_workers_queue_each_message_once(store_url: str) -> 
             assert sum(1 for t in times if at - timedelta(days=7) < t <= at) <= 2
 
 
-def test_a_planner_killed_mid_tick_leaves_nothing_half_done(
+def test_a_planner_killed_while_sending_leaves_nothing_half_sent(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     northwind(store)
@@ -78,17 +78,39 @@ def test_a_planner_killed_mid_tick_leaves_nothing_half_done(
     at = NOW + timedelta(hours=1)
     with pytest.raises(Died):
         Scheduler(store, manifest, Words(), clock=lambda: at).tick()
-    # The whole tick rolled back: no notice, no effect, the cursors where they were.
-    assert store.notices.list() == []
+    # Sending rolled back whole: the planned messages wait, none marked sent, no effect.
+    planned = store.notices.list()
+    assert len(planned) == 9 and {n.status for n in planned} == {"pending"}
     assert [
         i for i in store.outbox.list(limit=100) if i.idempotency_key.startswith("notify:")
     ] == []
     monkeypatch.setattr(store.outbox, "enqueue_many", enqueue)
     stats = Scheduler(store, manifest, Words(), clock=lambda: at).tick()
-    assert stats.planned == 9 and stats.sent > 0
+    assert stats.planned == 0 and stats.sent > 0
     sent = [n for n in store.notices.list() if n.status == "sent"]
     effects = [i for i in store.outbox.list(limit=100) if i.idempotency_key.startswith("notify:")]
-    assert len(effects) == len(sent)
+    assert len(effects) == len(sent) and len(store.notices.list()) == 9
+
+
+def test_a_planner_killed_while_planning_leaves_nothing_planned(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    northwind(store)
+    manifest = manifest_with(budget={"per_person_per_day": 5, "per_person_per_week": 10})
+    add_many = store.notices.add_many
+
+    def dies_planning(*args: object, **kwargs: object) -> int:
+        add_many(*args, **kwargs)  # type: ignore[arg-type]
+        raise Died  # after the rows are written, before the commit
+
+    monkeypatch.setattr(store.notices, "add_many", dies_planning)
+    at = NOW + timedelta(hours=1)
+    with pytest.raises(Died):
+        Scheduler(store, manifest, Words(), clock=lambda: at).tick()
+    assert store.notices.list() == []
+    monkeypatch.setattr(store.notices, "add_many", add_many)
+    stats = Scheduler(store, manifest, Words(), clock=lambda: at).tick()
+    assert stats.planned == 9 and stats.sent > 0
 
 
 def test_two_planners_deciding_at_the_same_moment_keep_one_budget(

@@ -1,9 +1,12 @@
 """One planning tick: read new triggers, fold what did not fit into digests, decide every
 pending message against the budget, and queue what is sent as outbox effects.
 
-A tick is one transaction under the planner lock, so several workers on PostgreSQL plan one
-at a time and a message is queued once: its outbox key is `notify:<notice key>:<channel>`,
-and the notice is marked sent in the same transaction.
+A tick plans in one transaction and sends in another, each under the planner lock, so
+several workers on PostgreSQL plan one at a time and a message is queued once: its outbox key
+is `notify:<notice key>:<channel>`, and the notice is marked sent in the same transaction.
+What needs the network (the "apply it now" searches in Jira, the languages of people's
+profiles) is asked between the two, with no transaction open: a slow Jira must not hold the
+write lock that every webhook delivery waits for on SQLite.
 """
 
 from __future__ import annotations
@@ -89,8 +92,7 @@ class Scheduler:
         stats = TickStats()
         now = self.clock()
         with self.store.transaction() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PLANNER_LOCK})
+            _planner_lock(conn)
             self._read_started(conn)
             found: list[NewNotice] = [
                 *award_triggers(self.store, self.manifest, conn, now),
@@ -103,11 +105,15 @@ class Scheduler:
             # the keys planned so far are remembered, so each is written once.
             new = [n for n in found if n.key not in self.planned]
             stats.planned = self.store.notices.add_many(new, conn=conn)
+        self.planned.update(n.key for n in new)  # only once committed: a failed tick retries them
+        searched = self._ask_ahead(now)
+        with self.store.transaction() as conn:
+            _planner_lock(conn)
             self._digests(conn, now)
-            # A bounded share of what is due per tick: a tick is one write transaction, and
+            # A bounded share of what is due per tick: sending is one write transaction, and
             # on SQLite nothing else writes meanwhile (the rest goes on the next ticks).
             due = self.store.notices.pending(now, limit=self.per_tick, conn=conn)
-            pending = self._with_tickets(due, conn, stats)
+            pending = self._with_tickets(due, searched, conn, stats)
             verdicts = budget.decide(
                 [budget.Pending(n.id, n.person_id, n.kind, n.due_at) for n in pending],
                 self.store.notices.sent_since(
@@ -121,8 +127,26 @@ class Scheduler:
             for verdict in verdicts:
                 self._apply(by_id[verdict.id], verdict, writes, now, stats)
             writes.flush(self.store, conn, now)
-        self.planned.update(n.key for n in new)  # only once committed: a failed tick retries them
         return stats
+
+    def _ask_ahead(self, now: datetime) -> dict[int, list[dict[str, str]]]:
+        """What the sending transaction will need from the network, asked with none open: the
+        languages of the people with messages due or digests to fold (each asked once per
+        process), and the open tickets of each "apply it now" due without them, by notice id."""
+        with self.store.transaction() as conn:
+            due = self.store.notices.pending(now, limit=self.per_tick, conn=conn)
+            folded = self.store.notices.folded(conn=conn)
+        people = self.manifest.people_by_id
+        for person_id in sorted({n.person_id for n in due} | set(folded)):
+            if person_id in people:
+                self.locales(people[person_id])
+        searched = {}
+        for notice in due:
+            if self.suggest and notice.kind == "apply_suggestion" and not _has_tickets(notice):
+                searched[notice.id] = self.suggest(
+                    notice.variables.get("skill", ""), notice.person_id
+                )
+        return searched
 
     def _read_started(self, conn: Connection) -> None:
         # On PostgreSQL a lower inbox id can commit after a higher one: re-read a margin
@@ -134,10 +158,15 @@ class Scheduler:
             self.started[key] = _merge(self.started.get(key), item)
 
     def _with_tickets(
-        self, pending: list[Notice], conn: Connection, stats: TickStats
+        self,
+        pending: list[Notice],
+        searched: Mapping[int, list[dict[str, str]]],
+        conn: Connection,
+        stats: TickStats,
     ) -> list[Notice]:
-        """ "Apply it now" is only worth a message with open tickets in it: they are looked up
-        before the budget is spent (one search each), and the suggestion is dropped without."""
+        """ "Apply it now" is only worth a message with open tickets in it: they were looked up
+        before the budget is spent (`searched`), and the suggestion is dropped without. One
+        that another planner queued after the search waits for the next tick."""
         kept = []
         for notice in pending:
             if notice.kind == "stalled_reminder":
@@ -147,16 +176,18 @@ class Scheduler:
                     self.store.notices.mark([notice.id], status="dropped", reason=done, conn=conn)
                     stats.dropped += 1
                     continue
-            if notice.kind != "apply_suggestion" or "tickets" in notice.variables:
+            if notice.kind != "apply_suggestion" or _has_tickets(notice):
                 kept.append(notice)
                 continue
-            skill = notice.variables.get("skill", "")
-            tickets = self.suggest(skill, notice.person_id) if self.suggest else None
+            if self.suggest is not None and notice.id not in searched:
+                continue
+            tickets = searched.get(notice.id)
             if tickets:
                 variables = {**notice.variables, "tickets": tickets}
                 self.store.notices.mark([notice.id], variables=variables, conn=conn)
                 kept.append(replace(notice, variables=variables))
                 continue
+            skill = notice.variables.get("skill", "")
             why = (
                 "no Jira search to find open tickets with"
                 if self.suggest is None
@@ -321,6 +352,15 @@ class Scheduler:
             if moment > now and (settings.digest == "daily" or day.weekday() == 0):
                 return moment
             day += timedelta(days=1)
+
+
+def _planner_lock(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PLANNER_LOCK})
+
+
+def _has_tickets(notice: Notice) -> bool:
+    return "tickets" in notice.variables
 
 
 def _reaches(channel: str, person: Person, variables: Mapping[str, Any]) -> bool:
