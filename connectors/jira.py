@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from connectors.jira_client import JiraClient, SearchPage
 from connectors.jira_models import ChangeEntry, category_changed_since, to_ticket, transitions
+from connectors.read_ahead import read_ahead
 from plugin.domain import Ticket, TicketTransition
 from plugin.errors import FatalError
 from plugin.ports import Batch
@@ -64,16 +65,25 @@ class JiraSource:
         since = saved - self.overlap if saved is not None else now - self.lookback
         walk = _Walk(self, since)
         high = saved
-        pages = self.client.search_updated(
-            since, until=now, projects=self.projects, custom_fields=self.custom_fields
+        # Jira prepares the next search page while this one's changelogs are read and stored.
+        pages = read_ahead(
+            self.client.search_updated(
+                since, until=now, projects=self.projects, custom_fields=self.custom_fields
+            ),
+            "jira-pull",
         )
-        for page in pages:
-            events, raws, errors, latest = walk.page(page)
-            if latest is not None and (high is None or latest > high):
-                high = latest
-            moved = high is not None and (saved is None or high > saved)
-            cursor = format_cursor(min(high, now)) if high is not None and moved else None
-            yield Batch(STREAM, events, cursor, fetched=len(page.issues), raw=raws, errors=errors)
+        try:
+            for page in pages:
+                events, raws, errors, latest = walk.page(page)
+                if latest is not None and (high is None or latest > high):
+                    high = latest
+                moved = high is not None and (saved is None or high > saved)
+                cursor = format_cursor(min(high, now)) if high is not None and moved else None
+                yield Batch(
+                    STREAM, events, cursor, fetched=len(page.issues), raw=raws, errors=errors
+                )
+        finally:
+            pages.close()  # a stopped pull does not wait for the page in flight
 
 
 class _Walk:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import responses
 
 from connectors.jira import JiraSource, format_cursor, parse_cursor
 from connectors.jira_models import ChangeEntry, field_value, to_ticket, transitions
@@ -244,6 +246,45 @@ def test_cloud_sync_emits_transitions_and_moves_the_cursor(jira_cloud: JiraHarne
     assert {tuple(b["fieldIds"]) for b in bulk} == {("status",)}
     assert not any(p.endswith("/changelog") for p in sent)  # no per-issue reads
     assert jira_cloud.sent_json(0)["jql"].startswith('updated >= "2025-12-31 09:28"')  # overlap
+
+
+def test_the_next_search_page_is_asked_while_this_ones_changelogs_are_read(
+    jira_cloud: JiraHarness,
+) -> None:
+    """Against a real site every request costs a round trip: Jira works on the second search
+    page while the first page's changelogs are fetched, not after them."""
+    search = jira_cloud.url("rest/api/3/search/jql")
+    asked_second = threading.Event()
+
+    def second_page(request: Any) -> tuple[int, dict[str, str], str]:
+        asked_second.set()
+        return 200, {}, json.dumps(load_fixture("cloud", "search_page2.json"))
+
+    overlapped: list[bool] = []
+
+    def first_bulk(request: Any) -> tuple[int, dict[str, str], str]:
+        overlapped.append(asked_second.wait(5))
+        return 200, {}, json.dumps(load_fixture("cloud", "bulk_changelog_page1.json"))
+
+    json_type = "application/json"
+    jira_cloud.mock.post(search, json=load_fixture("cloud", "search_page1.json"))
+    jira_cloud.mock.add_callback(responses.POST, search, second_page, content_type=json_type)
+    statuses = load_fixture("cloud", "statuses.json")
+    jira_cloud.mock.get(jira_cloud.url("rest/api/3/status"), json=statuses)
+    bulkfetch = jira_cloud.url("rest/api/3/changelog/bulkfetch")
+    jira_cloud.mock.add_callback(responses.POST, bulkfetch, first_bulk, content_type=json_type)
+    jira_cloud.mock.post(bulkfetch, json=load_fixture("cloud", "bulk_changelog_page2.json"))
+    jira_cloud.mock.post(bulkfetch, json=load_fixture("cloud", "bulk_changelog_reopen.json"))
+
+    first, second = cloud_source(jira_cloud).pull({"issues": "2025-12-31T09:30:00+00:00"}, NOW)
+
+    assert overlapped == [True]
+    assert moves(first) == [("jira:10001:20003", "indeterminate", "done")]
+    assert [m[0] for m in moves(second)] == ["jira:10003:20010", "jira:10003:20011"]
+    assert (first.cursor, second.cursor) == (
+        "2025-12-31T10:05:00+00:00",
+        "2025-12-31T11:00:00+00:00",
+    )
 
 
 def test_cursor_never_passes_now(jira_cloud: JiraHarness) -> None:
