@@ -323,6 +323,7 @@ class FakeJira:
     def __init__(self, n_issues: int, now: datetime, base: str) -> None:
         self.n_issues, self.now = n_issues, now
         self.bulk_changelogs = True  # False: answer 404 for the bulk fetch
+        self.latency = 0.0  # seconds each answer waits first: a real site's round trip
         self.corpus = Corpus(n_issues, now, base)
         self.tally = Tally()
         self._lock = threading.Lock()
@@ -512,6 +513,8 @@ class Handler(BaseHTTPRequestHandler):
         self._answer("POST")
 
     def _answer(self, method: str) -> None:
+        if self.server.fake.latency:
+            time.sleep(self.server.fake.latency)
         started = time.thread_time()
         length = int(self.headers.get("Content-Length") or 0)
         payload = self.rfile.read(length) if length else b""

@@ -9,10 +9,12 @@ import pytest
 import requests
 
 from bench.bench_jira_sync import (
+    AHEAD,
     NOW,
     OURS,
     OURS_PER_ISSUE,
     OURS_SEARCH,
+    SEQUENTIAL,
     THEIRS_ALL,
     THEIRS_FIELDS,
     Measurement,
@@ -53,6 +55,15 @@ def test_without_the_bulk_fetch_ours_reads_each_changed_issue(measured: Measurem
     assert per_issue.requests == 24
 
 
+def test_at_a_round_trip_ours_reads_the_same_ahead_and_one_page_after_another(
+    measured: Measurement,
+) -> None:
+    ahead, sequential = measured.latent[AHEAD], measured.latent[SEQUENTIAL]
+    assert ahead.routes == sequential.routes == measured.runs[OURS].routes
+    assert ahead.transitions == sequential.transitions == measured.expected_transitions
+    assert ahead.distinct_issues == sequential.distinct_issues == N
+
+
 def test_search_only_reads_the_same_issues(measured: Measurement) -> None:
     search = measured.runs[OURS_SEARCH]
     assert (search.issues, search.distinct_issues) == (N, N)
@@ -68,6 +79,7 @@ def test_run_reports_a_table_with_the_jira_library_reference() -> None:
         assert label in section
     assert "**Ratios (ours / `jira`):**" in section
     assert "Transitions found: 30 (expected 30); distinct issues: 100." in section
+    assert "**With a 20 ms round trip**" in section
 
 
 @needs_jira
