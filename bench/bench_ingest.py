@@ -89,6 +89,10 @@ class Side:
 GRANIAN = ["-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", "{port}",
            "--workers", "1", "--blocking-threads", str(THREADS),
            "bench.granian_app:app"]  # fmt: skip
+# The webhook routes native on granian's RSGI interface: each delivery's steps on the event
+# loop, only the commit off it (bench/granian_native.py; a prototype, not shipped).
+GRANIAN_NATIVE = ["-m", "granian", "--interface", "rsgi", "--http", "1", "--host", "127.0.0.1",
+                  "--port", "{port}", "--workers", "1", "bench.granian_native:app"]  # fmt: skip
 
 
 SIDES = (
@@ -116,6 +120,8 @@ SIDES = (
          query=POSTGRES_DEFAULT),
     Side("receive_granian", "the same app on granian (1 worker, 4 threads; not shipped)",
          GRANIAN, stores=True, ready="Started worker-1"),
+    Side("receive_native", "the webhook routes native on granian's RSGI, the commit awaited "
+         "(prototype; not shipped)", GRANIAN_NATIVE, stores=True, ready="Started worker-1"),
 )  # fmt: skip
 
 
@@ -147,6 +153,8 @@ RATIOS: tuple[Ratio, ...] = (
           "receive_pg_sync", "receive_pg", 0.0),
     Ratio("the server: granian / waitress (receive only, the same app)", "receive_granian",
           "receive", 0.0),
+    Ratio("native on granian's RSGI / bare (the T2 ratio, for a server not shipped)",
+          "receive_native", "bare", 0.0),
 )  # fmt: skip
 
 

@@ -1,7 +1,7 @@
 """Smoke test of the ingest benchmark: wrk against the bare reference and `serve --no-worker`
 on SQLite, and the floor, `serve --no-worker` and two `serve --no-worker` processes on one
-PostgreSQL server, and the same app on granian, for a second each, one round; every
-acknowledged delivery is stored once."""
+PostgreSQL server, and the same app on granian (and its webhook routes native on granian's
+RSGI), for a second each, one round; every acknowledged delivery is stored once."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ import pytest
 
 from bench.bench_ingest import POSTGRES, SIDES, measure, report
 
-NAMES = ("bare", "receive", "floor_pg", "receive_pg", "receive2_pg", "receive_granian")
+NAMES = (
+    "bare",
+    "receive",
+    "floor_pg",
+    "receive_pg",
+    "receive2_pg",
+    "receive_granian",
+    "receive_native",
+)
 pytestmark = pytest.mark.postgres
 
 
@@ -53,10 +61,13 @@ def test_the_postgresql_receivers_store_every_acknowledged_delivery(
     assert side["server_cpu"] > 0 and side["pg_cpu"] > 0, side
 
 
-def test_the_app_on_granian_does_the_same_work(found: dict[str, list[dict[str, Any]]]) -> None:
-    """The server comparison holds only if granian's side stores what it acknowledges, and
-    its CPU counts its worker process."""
-    [side] = found["receive_granian"]
+@pytest.mark.parametrize("name", ["receive_granian", "receive_native"])
+def test_the_app_on_granian_does_the_same_work(
+    found: dict[str, list[dict[str, Any]]], name: str
+) -> None:
+    """The server comparison holds only if granian's sides store what they acknowledge, and
+    their CPU counts the worker process."""
+    [side] = found[name]
     assert side["errors"] == 0 and side["exit_code"] == 0, side
     assert sum(side["inbox"].values()) >= side["acknowledged"] > 50, side
     assert side["server_cpu"] > 0.05 * side["requests"] / 1000, side  # > 0.05 ms a request
@@ -84,6 +95,7 @@ def test_the_report_gives_the_targets_that_can_be_computed(
 ) -> None:
     text = report(found, 1.0, 1.0)
     assert "| T2 receive / bare |" in text
+    assert "| native on granian's RSGI / bare (the T2 ratio, for a server not shipped) |" in text
     assert "T1 receive / floor" not in text  # no SQLite floor side in this run
     assert "bare Flask view" in text and "`serve --no-worker` (receive only)" in text
     for ratio in (

@@ -2,6 +2,10 @@
 
 Storing happens in one transaction before the view answers 2xx, so an acknowledged event is
 durable. Duplicates are a normal outcome (the inbox's unique natural key), not an error.
+
+A sender's `take` reads and checks a delivery into `Prepared` rows; committing them is a
+step of its own (`respond` waits for the group commit), so a server that awaits the commit
+instead of blocking a thread on it runs the same steps.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import msgspec
 
 from plugin.ports import Event
 from plugin.store import InboxEvent, Store
-from plugin.store.group_commit import GroupCommit
+from plugin.store.group_commit import Key
 from plugin.store.intake import Encoded
 from plugin.store.models import Json, JsonText
 from webhooks.door import decode
@@ -66,7 +70,16 @@ def _answer(status: str, new: int, duplicates: int, ignored: int) -> Answer:
     return Answer(200, msgspec.json.encode(body))
 
 
-Take = Callable[[Services, Incoming], Outcome]  # a sender's view, less the answer
+@dataclass(frozen=True)
+class Prepared:
+    """A delivery read and checked, its inbox rows encoded; `finish` gives the outcome (and
+    counts what the sender counts) once the commit says which of the rows' keys were new."""
+
+    rows: Sequence[Encoded]
+    finish: Callable[[set[Key]], Outcome]
+
+
+Take = Callable[[Services, Incoming], Prepared]  # a sender's view, less the commit and answer
 
 
 def _row(event: Event, raw: Json | JsonText | None, now: datetime) -> InboxEvent:
@@ -85,17 +98,17 @@ def json_body(incoming: Incoming, body: bytes) -> Any:
     return decode(body)
 
 
-def store_events(
+def prepare_events(
     store: Store,
-    intake: GroupCommit[Encoded],
     events: Sequence[Event],
     raws: Sequence[Json | JsonText | None],
     *,
     ignored: int = 0,
     delivery: Delivery | None = None,
-) -> Outcome:
-    """Store the events (or, when there are none, the delivery marker) in the group commit
-    of the requests arriving at the same time; returns once they are committed."""
+    then: Callable[[Outcome], None] | None = None,
+) -> Prepared:
+    """The rows of the events (or, when there are none, the delivery marker), to commit with
+    the requests arriving at the same time; `then` runs with the outcome once committed."""
     now = store.clock()
     rows = [_row(e, raw, now) for e, raw in zip(events, raws, strict=True)]
     marker = None
@@ -104,20 +117,30 @@ def store_events(
             delivery.source, "delivery", delivery.natural_key, delivery.payload, now
         )
     encode = store.inbox_writer.encode
-    added = intake.add_new([encode(row) for row in ([*rows, marker] if marker else rows)])
-    duplicate_delivery = marker is not None and (marker.source, marker.natural_key) not in added
-    new = sum((row.source, row.natural_key) in added for row in rows)
-    duplicates = len(rows) - new
-    return Outcome(new, duplicates, ignored, duplicate_delivery)
+
+    def finish(added: set[Key]) -> Outcome:
+        duplicate_delivery = marker is not None and (marker.source, marker.natural_key) not in added
+        new = sum((row.source, row.natural_key) in added for row in rows)
+        outcome = Outcome(new, len(rows) - new, ignored, duplicate_delivery)
+        if then is not None:
+            then(outcome)
+        return outcome
+
+    return Prepared([encode(row) for row in ([*rows, marker] if marker else rows)], finish)
 
 
 def respond(found: Services, sender: str, take: Take, incoming: Incoming) -> Answer:
-    """A webhook view's 200: `take` reads and stores the request (and counts what it
-    ignored), this counts the rest; when something new was stored, the hooks run (`serve`
-    wakes its pipeline)."""
+    """A webhook view's 200: `take` reads the request, the group commit stores it (returning
+    once committed), `answered` counts and answers."""
+    found.metrics.received_from[sender].inc()
+    prepared = take(found, incoming)
+    return answered(found, sender, prepared.finish(found.intake.add_new(prepared.rows)))
+
+
+def answered(found: Services, sender: str, outcome: Outcome) -> Answer:
+    """The answer to a committed delivery; counted (received: before `take`, ignored: by
+    `take`), and when something new was stored, the hooks run (`serve` wakes its pipeline)."""
     metrics = found.metrics
-    metrics.received_from[sender].inc()
-    outcome = take(found, incoming)
     if outcome.duplicate:
         metrics.duplicates.labels(sender=sender).inc()
     if outcome.new:

@@ -20,7 +20,7 @@ from plugin.store.models import JsonText
 from webhooks import verbatim
 from webhooks.errors import BadToken, MissingSignature, NotConfigured, UnexpectedSignature
 from webhooks.incoming import Incoming
-from webhooks.intake import Delivery, Outcome, json_body, respond, store_events
+from webhooks.intake import Delivery, Outcome, Prepared, json_body, prepare_events, respond
 from webhooks.services import JiraReceiver, Services, services
 from webhooks.signature import same_secret, verify_signature
 
@@ -66,7 +66,7 @@ def receive() -> Response:
     return respond(services(), "jira", take, incoming).response()
 
 
-def take(found: Services, incoming: Incoming) -> Outcome:
+def take(found: Services, incoming: Incoming) -> Prepared:
     jira = found.jira
     if jira is None:
         raise NotConfigured("no Jira source is configured in the manifest")
@@ -87,17 +87,19 @@ def take(found: Services, incoming: Incoming) -> Outcome:
     )
     events = [e for e in parsed if _listed(e, jira.projects)]
     reason = "project" if parsed and not events else "event"
-    outcome = store_events(
+
+    def count_ignored(outcome: Outcome) -> None:
+        if outcome.ignored and not outcome.duplicate:
+            found.metrics.ignored.labels(sender="jira", reason=reason).inc(outcome.ignored)
+
+    return prepare_events(
         found.store,
-        found.intake,
         events,
         [_raw_issue(data, body)] * len(events) if events else [],
         ignored=0 if events else 1,
         delivery=_delivery(incoming.header(DELIVERY_HEADER), data, len(events)),
+        then=count_ignored,
     )
-    if outcome.ignored and not outcome.duplicate:
-        found.metrics.ignored.labels(sender="jira", reason=reason).inc(outcome.ignored)
-    return outcome
 
 
 def _listed(event: TicketTransition, projects: frozenset[str]) -> bool:

@@ -23,7 +23,7 @@ from webhooks.errors import (
     UnexpectedCredentials,
 )
 from webhooks.incoming import Incoming
-from webhooks.intake import Outcome, json_body, respond, store_events
+from webhooks.intake import Outcome, Prepared, json_body, prepare_events, respond
 from webhooks.services import Services, XapiReceiver, services
 from webhooks.signature import same_secret
 from webhooks.statements import parse_statements
@@ -61,7 +61,7 @@ def receive() -> Response:
     return respond(services(), "xapi", take, incoming).response()
 
 
-def take(found: Services, incoming: Incoming) -> Outcome:
+def take(found: Services, incoming: Incoming) -> Prepared:
     xapi = found.xapi
     if xapi is None:
         raise NotConfigured(
@@ -72,8 +72,13 @@ def take(found: Services, incoming: Incoming) -> Outcome:
     data = json_body(incoming, body)
     texts = verbatim.items(body) if isinstance(data, list) else [verbatim.whole(body)]
     parsed = parse_statements(data, xapi.modules, texts)
+
+    def count_ignored(outcome: Outcome) -> None:
+        for why, count in sorted(parsed.ignored.items()):  # "ignored_verb" -> reason "verb"
+            reason = why.removeprefix("ignored_")
+            found.metrics.ignored.labels(sender="xapi", reason=reason).inc(count)
+
     ignored = sum(parsed.ignored.values())
-    outcome = store_events(found.store, found.intake, parsed.events, parsed.raws, ignored=ignored)
-    for why, count in sorted(parsed.ignored.items()):  # "ignored_verb" -> reason "verb"
-        found.metrics.ignored.labels(sender="xapi", reason=why.removeprefix("ignored_")).inc(count)
-    return outcome
+    return prepare_events(
+        found.store, parsed.events, parsed.raws, ignored=ignored, then=count_ignored
+    )
