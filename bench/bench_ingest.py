@@ -320,7 +320,8 @@ def report(found: dict[str, list[dict[str, Any]]], seconds: float, warmup: float
         f"{rounds} interleaved rounds; each side a fresh process and database, wrk "
         f"(2 threads, closed loop, keep-alive) for {warmup:g} s of warm-up, then {seconds:g} s "
         f"measured, with distinct signed deliveries (HMAC-SHA256, a delivery id each). "
-        f"Every server is waitress with {THREADS} request threads. Figures are the median "
+        f"Every server is waitress with {THREADS} request threads, but the two granian sides "
+        "(their labels say how they run). Figures are the median "
         "of the rounds, with min and max.",
         "",
         "Databases: the SQLite sides each get a fresh SQLite file (WAL, `synchronous=NORMAL` "
