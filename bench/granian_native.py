@@ -2,8 +2,8 @@
 prototype measured to choose the server, not shipped (README, "Facing the internet").
 
 Each delivery runs the steps `serve` runs (`take`, `answered`, the JSON errors) on the event
-loop; only the commit leaves it. A committer thread writes what the requests queued
-meanwhile in one transaction, as the group commit does, and wakes them all at once. The body
+loop; only the commit leaves it: `AsyncGroupCommit` writes what the requests queued
+meanwhile in one transaction, in a thread of its own, and the loop wakes them. The body
 is read under a deadline once its Content-Length is within the limit, so a slow or
 oversized body holds no thread. Anything but POST to the two routes answers 404: the
 benchmark sends deliveries only. The store, manifest and secrets come from the environment.
@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import io
-import queue
-import threading
-from collections.abc import Sequence
 from typing import Any
 
-from plugin.store.group_commit import Key
+from plugin.store.group_commit import AsyncGroupCommit
 from plugin.store.intake import Encoded
 from webhooks import create_app, errors, jira, xapi
 from webhooks.direct import http_date
@@ -36,57 +33,8 @@ flask_app = create_app()
 services: Services = flask_app.extensions[EXTENSION]
 LIMIT: int = flask_app.config["MAX_CONTENT_LENGTH"]
 
-Waiting = tuple[Sequence[Encoded], "asyncio.Future[set[Key]]"]
-
-
-class Committer:
-    """Commits the rows queued by requests on `loop`, a group per transaction."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.queue: queue.SimpleQueue[Waiting] = queue.SimpleQueue()
-        threading.Thread(target=self._run, name="committer", daemon=True).start()
-
-    def commit(self, rows: Sequence[Encoded]) -> asyncio.Future[set[Key]]:
-        done: asyncio.Future[set[Key]] = self.loop.create_future()
-        self.queue.put((rows, done))
-        return done
-
-    def _run(self) -> None:
-        while True:
-            group = [self.queue.get()]
-            while True:
-                try:
-                    group.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            self.loop.call_soon_threadsafe(_settle, self._write(group))
-
-    def _write(self, group: list[Waiting]) -> list[tuple[asyncio.Future[set[Key]], Any]]:
-        write = services.store.inbox_writer.write
-        try:
-            added = write([row for rows, _ in group for row in rows])
-        except Exception as exc:  # each request alone: one the store refuses fails alone
-            if len(group) == 1:
-                return [(group[0][1], exc)]
-            return [result for one in group for result in self._write([one])]
-        results: list[tuple[asyncio.Future[set[Key]], Any]] = []
-        for rows, done in group:
-            mine = {(r.source, r.natural_key) for r in rows} & added
-            added -= mine  # a key sent twice in a group is new for the first request only
-            results.append((done, mine))
-        return results
-
-
-def _settle(results: list[tuple[asyncio.Future[set[Key]], Any]]) -> None:
-    for done, value in results:
-        if isinstance(value, BaseException):
-            done.set_exception(value)
-        else:
-            done.set_result(value)
-
-
-committer: Committer | None = None
+# Started on the first delivery, on granian's event loop.
+intake: AsyncGroupCommit[Encoded] = AsyncGroupCommit(services.store.inbox_writer.write)
 
 
 def reply(proto: Any, status: int, body: bytes, *more: tuple[str, str]) -> None:
@@ -95,13 +43,10 @@ def reply(proto: Any, status: int, body: bytes, *more: tuple[str, str]) -> None:
 
 
 async def app(scope: Any, proto: Any) -> None:
-    global committer
     route = ROUTES.get(scope.path)
     if route is None or scope.method != "POST":
         reply(proto, 404, b'{"error":"not_found"}')
         return
-    if committer is None:
-        committer = Committer(asyncio.get_running_loop())
     length = scope.headers.get("content-length")
     if length is None or not length.isdigit():  # deliveries have one (chunked: not here)
         reply(proto, 411, b'{"error":"length_required"}', ("connection", "close"))
@@ -124,7 +69,7 @@ async def app(scope: Any, proto: Any) -> None:
     try:
         services.metrics.received_from[sender].inc()
         prepared = take(services, Incoming(environ, LIMIT))
-        added = await committer.commit(prepared.rows)
+        added = await intake.add_new(prepared.rows)
         found = answered(services, sender, prepared.finish(added))
     except Exception as exc:  # every failure becomes a JSON answer, as in serve
         found = errors.answer(exc, sender, LIMIT, services.metrics, f"POST {scope.path}")
