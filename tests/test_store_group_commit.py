@@ -185,3 +185,12 @@ def test_an_interrupted_write_on_the_loop_fails_its_request_and_the_next_is_stor
         assert asyncio.run(two()) == {("jira", "second")}
     finally:
         group.close()
+
+
+def test_a_closed_group_commit_on_the_loop_refuses_more_rather_than_hang(store: Store) -> None:
+    group: AsyncGroupCommit[InboxEvent] = AsyncGroupCommit(store.inbox_writer.add_new)
+    assert asyncio.run(group.add_new([row("before")])) == {("jira", "before")}
+    group.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        asyncio.run(group.add_new([row("after")]))
+    assert [item.natural_key for item in store.inbox.list(limit=10)] == ["before"]

@@ -142,7 +142,11 @@ class Scheduler:
                 self.locales(people[person_id])
         searched = {}
         for notice in due:
-            if self.suggest and notice.kind == "apply_suggestion" and not _has_tickets(notice):
+            if (
+                self.suggest is not None
+                and notice.kind == "apply_suggestion"
+                and not _has_tickets(notice)
+            ):
                 searched[notice.id] = self.suggest(
                     notice.variables.get("skill", ""), notice.person_id
                 )

@@ -104,10 +104,13 @@ class AsyncGroupCommit(Generic[R]):
         self._queue = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+        self._closed = False
         self.groups = 0
 
     async def add_new(self, rows: Sequence[R]) -> set[Key]:
         """As `GroupCommit.add_new`, without holding a thread while the group is written."""
+        if self._closed:
+            raise RuntimeError("the group commit is closed")
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
             self._thread.start()
@@ -121,6 +124,7 @@ class AsyncGroupCommit(Generic[R]):
 
     def close(self) -> None:
         """Stop the writing thread once what is queued is written."""
+        self._closed = True
         if self._thread.ident is not None:
             self._queue.put(None)
             self._thread.join()
