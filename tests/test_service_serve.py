@@ -64,8 +64,9 @@ def wait_for_awards(store: Store, count: int, timeout: float = 20.0) -> None:
 
 
 @pytest.mark.ralph
+@pytest.mark.parametrize("server", ["waitress", "granian"])
 def test_serve_decides_delivers_and_stops_cleanly(
-    tmp_path: Path, database: str, ralph_lrs: RalphServer
+    tmp_path: Path, database: str, ralph_lrs: RalphServer, server: str
 ) -> None:
     lrs = LrsClient(ralph_lrs.endpoint, auth=ralph_lrs.auth)
     lrs.send_statements([completion("ben.carter", "flags-lifecycle", COMPLETED)])  # for sync
@@ -75,6 +76,7 @@ def test_serve_decides_delivers_and_stops_cleanly(
     secrets = {**JIRA_SECRETS, "LRS_FORWARD_SECRET": FORWARD_SECRET}
     env = child_env(database, manifest, LRS_USERNAME=user, LRS_PASSWORD=password, **secrets)
     args = ["serve", "--port", "0", "--poll", "0.5", "--id", "serve-1", "--jira-dry-run"]
+    args += ["--server", server]
     with launched(args, env, tmp_path / "serve.log") as child:
         base = child.wait_for(r"http: listening on (http://127\.0\.0\.1:\d+)").group(1)
         child.wait_for(r"sync: xapi fetched 1, new 1")

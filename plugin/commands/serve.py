@@ -20,6 +20,13 @@ def register(sub: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (8080; 0 picks a free one)")
     parser.add_argument("--threads", type=int, default=4, help="request threads (4)")
+    parser.add_argument(
+        "--server",
+        choices=("waitress", "granian"),
+        default="waitress",
+        help="waitress (the default: every limit below, tested as documented) or granian "
+        "(about twice the deliveries a second; its limits differ, see the README)",
+    )
     parser.add_argument("--no-sync", action="store_true", help="do not pull the sources")
     parser.add_argument(
         "--sync-interval",
@@ -44,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--threads must be at least 1")
     workers = compose.Workers(pipeline=not args.no_worker, outbox=not args.no_worker)
     limits = options.http_limits(args)
-    http = compose.Http(host=args.host, port=args.port, threads=args.threads, limits=limits)
+    http = compose.Http(
+        host=args.host, port=args.port, threads=args.threads, limits=limits, server=args.server
+    )
     sync = None if args.no_sync else args.sync_interval
     return compose.serve(options.settings(args), http, workers, sync).run()

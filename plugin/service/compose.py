@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from flask import Flask
 
@@ -29,6 +30,7 @@ from plugin.outbox_pacing import duration
 from plugin.outbox_worker import BACKOFF_BASE, RETRY_BUDGET, OutboxWorker, exponential_backoff
 from plugin.pipeline import Pipeline, PipelineStats
 from plugin.runtime import Secrets
+from plugin.service.granian_http import GranianHttp
 from plugin.service.guard import Limits
 from plugin.service.http import HttpServer
 from plugin.service.loop import Loop
@@ -74,6 +76,7 @@ class Http:
     threads: int = 4
     # Slow and idle clients, connections; the body limit is the app's MAX_CONTENT_LENGTH.
     limits: Limits = field(default_factory=Limits)
+    server: Literal["waitress", "granian"] = "waitress"
 
 
 @dataclass(frozen=True)
@@ -296,14 +299,17 @@ def serve(
         )
         if pipeline_loop is not None:
             wake_on_webhooks(app, pipeline_loop)
+        kind = GranianHttp if http.server == "granian" else HttpServer
         try:
-            server = HttpServer(
+            server: HttpServer | GranianHttp = kind(
                 app, host=http.host, port=http.port, threads=http.threads, limits=http.limits
             )
         except OSError as exc:
             where = f"{http.host}:{http.port}"
             raise SkillrelayError(f"http: cannot listen on {where}: {exc.strerror}") from None
-        log.info("http: listening on %s (waitress, %d threads)", server.address, http.threads)
+        log.info(
+            "http: listening on %s (%s, %d threads)", server.address, http.server, http.threads
+        )
         depth = server.depth
         found = app.extensions[EXTENSION]
         assert isinstance(found, Services)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 
+from plugin.service.granian_http import GranianHttp
 from plugin.service.http import HttpServer
 from plugin.service.loop import Loop
 from plugin.store import Store
@@ -36,7 +37,7 @@ CHECK = 0.5  # seconds between checks that the HTTP server still runs
 class Service:
     store: Store
     loops: Sequence[Loop]
-    http: HttpServer | None = None
+    http: HttpServer | GranianHttp | None = None
     grace: float = 10.0
     stop: threading.Event = field(default_factory=threading.Event)
     signalled: str | None = None

@@ -1,0 +1,241 @@
+"""The app as `serve --server granian` serves it (webhooks.rsgi on a real granian, on
+127.0.0.1): it answers, counts and stores every request of the app tests as the WSGI route
+does, reads bodies on its event loop under a deadline and a limit, and closes idle and slow
+connections at the read timeout."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.message import Message
+from typing import Any
+
+from flask import Flask
+
+from plugin.manifest import Manifest
+from plugin.service.granian_http import GranianHttp
+from plugin.service.guard import Limits
+from plugin.store import Store
+from tests.test_webhooks_app import DONE
+from tests.test_webhooks_direct import REQUESTS, _answer, _inbox, _metrics, stores
+from tests.test_webhooks_support import JSON_TYPE, make_app, manifest, signed
+
+__all__ = ["manifest", "stores"]
+
+
+@contextmanager
+def served(app: Flask, **limits: Any) -> Iterator[int]:
+    """`app` as `serve --server granian` serves it (GranianHttp, with `limits`); its port."""
+    http = GranianHttp(app, host="127.0.0.1", port=0, threads=4, limits=Limits(**limits))
+    try:
+        http.start()
+        yield http.port
+    finally:
+        http.stop_accepting()
+        http.drain(time.monotonic() + 5)
+        assert http.close(5)
+
+
+@dataclass
+class Reply:
+    status_code: int
+    body: bytes
+    headers: Message
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def seen(self) -> tuple[int, Any, str | None, list[str], list[str]]:
+        """What `_answer` reads of a Flask test response."""
+        return (
+            self.status_code,
+            self.json(),
+            self.headers.get("Content-Type"),
+            list(self.headers.get_all("WWW-Authenticate") or []),
+            list(self.headers.get_all("Allow") or []),
+        )
+
+
+def send(port: int, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> Reply:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    try:
+        conn.request(method, path, body=body, headers=dict(headers))
+        response = conn.getresponse()
+        return Reply(response.status, response.read(), response.headers)
+    finally:
+        conn.close()
+
+
+def test_every_request_is_answered_counted_and_stored_as_on_the_wsgi_route(
+    stores: tuple[Store, Store], manifest: Manifest
+) -> None:
+    native_app, wsgi_app = make_app(stores[0], manifest), make_app(stores[1], manifest)
+    wsgi = wsgi_app.test_client()
+    with served(native_app) as port:
+        for name, method, path, data, headers in REQUESTS:
+            ours = send(port, method, path, data, headers)
+            theirs = wsgi.open(path, method=method, data=data, headers=dict(headers))
+            assert ours.seen() == _answer(theirs), name
+    assert _metrics(native_app) == _metrics(wsgi_app)
+    stored = _inbox(stores[0])
+    assert stored == _inbox(stores[1])
+    assert len(stored) == 4
+
+
+def test_the_rest_of_the_app_is_served_through_flask(
+    stores: tuple[Store, Store], manifest: Manifest
+) -> None:
+    app = make_app(stores[0], manifest)
+    with served(app) as port:
+        health = send(port, "GET", "/healthz", b"", {})
+        wrong_method = send(port, "GET", "/webhooks/jira", b"", {})
+        missing = send(port, "GET", "/nowhere?x=1", b"", {})
+    client = app.test_client()
+    assert health.seen() == _answer(client.get("/healthz"))
+    assert wrong_method.seen() == _answer(client.get("/webhooks/jira"))
+    assert missing.seen() == _answer(client.get("/nowhere?x=1"))
+    assert wrong_method.status_code == 405 and missing.status_code == 404
+
+
+def raw(port: int) -> socket.socket:
+    conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+    return conn
+
+
+def reply_of(conn: socket.socket) -> tuple[int, dict[str, Any] | None]:
+    data = b""
+    while b"\r\n\r\n" not in data or not data.endswith(b"}"):
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, json.loads(body) if body.startswith(b"{") else None
+
+
+def test_a_trickled_body_gets_408_at_the_deadline_and_holds_nothing_up(
+    stores: tuple[Store, Store], manifest: Manifest
+) -> None:
+    app = make_app(stores[0], manifest)
+    with served(app, read_timeout=1.0) as port:
+        slow = raw(port)
+        head = f"POST /webhooks/jira HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON_TYPE}\r\n"
+        slow.sendall(f"{head}Content-Length: {len(DONE)}\r\n\r\n".encode() + DONE[:10])
+        started = time.monotonic()
+        health = send(port, "GET", "/healthz", b"", {})  # meanwhile
+        assert health.status_code == 200 and time.monotonic() - started < 0.9
+        status, body = reply_of(slow)
+        waited = time.monotonic() - started
+        slow.close()
+    assert status == 408 and body is not None and body["error"] == "timeout"
+    assert 0.5 < waited < 5
+    assert _inbox(stores[0]) == []
+
+
+def test_a_body_past_the_limit_is_refused_before_it_is_read(
+    stores: tuple[Store, Store], manifest: Manifest
+) -> None:
+    app = make_app(stores[0], manifest)
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    with served(app) as port:
+        declared = raw(port)  # says 1 GiB and sends none of it
+        declared.sendall(
+            f"POST /webhooks/jira HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON_TYPE}\r\n"
+            f"Content-Length: {1 << 30}\r\n\r\n".encode()
+        )
+        declared_answer = reply_of(declared)
+        declared.close()
+        chunked = raw(port)  # no length: cut off as it passes the limit
+        chunked.sendall(
+            f"POST /webhooks/jira HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON_TYPE}\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n".encode()
+        )
+        piece = b"x" * 65536
+        try:
+            for _ in range(limit // len(piece) + 2):
+                chunked.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        except OSError:
+            pass  # refused and closed while still sending
+        chunked_answer = reply_of(chunked)
+        chunked.close()
+    for status, body in (declared_answer, chunked_answer):
+        assert status == 413 and body is not None and body["error"] == "too_large"
+        assert str(limit) in body["message"]
+
+
+def test_a_chunked_delivery_within_the_limit_is_stored(
+    stores: tuple[Store, Store], manifest: Manifest
+) -> None:
+    app = make_app(stores[0], manifest)
+    headers = {**signed(DONE), "Transfer-Encoding": "chunked"}
+    with served(app) as port:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        conn.request(
+            "POST",
+            "/webhooks/jira",
+            body=iter([DONE[:100], DONE[100:]]),
+            headers=headers,
+            encode_chunked=True,
+        )
+        response = conn.getresponse()
+        answer = json.loads(response.read())
+        conn.close()
+    assert response.status == 200 and answer["status"] == "stored"
+    assert len(_inbox(stores[0])) == 1
+
+
+def test_idle_and_half_sent_connections_are_closed_at_the_read_timeout(
+    stores: tuple[Store, Store], manifest: Manifest
+) -> None:
+    app = make_app(stores[0], manifest)
+    with served(app, read_timeout=1.0) as port:
+        idle = raw(port)
+        half = [raw(port) for _ in range(50)]
+        for conn in half:
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finished
+        started = time.monotonic()
+        health = send(port, "GET", "/healthz", b"", {})
+        assert health.status_code == 200 and time.monotonic() - started < 0.9
+        closed = [closed_within(conn, 5) for conn in [idle, *half]]
+        waited = time.monotonic() - started
+    assert all(closed) and 0.5 < waited < 5
+
+
+def closed_within(conn: socket.socket, seconds: float) -> bool:
+    """Whether the server closes `conn` within `seconds` (whatever it sends first)."""
+    conn.settimeout(seconds)
+    try:
+        while conn.recv(1024):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    finally:
+        conn.close()
+
+
+def test_an_idle_keep_alive_connection_does_not_hold_up_the_shutdown(
+    stores: tuple[Store, Store], manifest: Manifest
+) -> None:
+    app = make_app(stores[0], manifest)
+    http = GranianHttp(app, host="127.0.0.1", port=0, threads=4, limits=Limits())
+    kept = raw(http.port)
+    kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert kept.recv(65536).startswith(b"HTTP/1.1 200")  # and the connection stays open
+    started = time.monotonic()
+    http.stop_accepting()
+    assert http.drain(started + 3) == 0
+    assert http.close(3), "still serving 3 s after the stop"
+    assert time.monotonic() - started < 3
+    kept.close()
