@@ -84,17 +84,6 @@ class Side:
     ready: str = ""  # the log line that says the server serves (child's `ready`)
 
 
-# The same app as `serve --no-worker`, on granian instead of waitress: measured to choose the
-# server, not shipped (README, "Facing the internet": it has no deadline for a body).
-GRANIAN = ["-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", "{port}",
-           "--workers", "1", "--blocking-threads", str(THREADS),
-           "bench.granian_app:app"]  # fmt: skip
-# The webhook routes native on granian's RSGI interface: each delivery's steps on the event
-# loop, only the commit off it (bench/granian_native.py; a prototype, not shipped).
-GRANIAN_NATIVE = ["-m", "granian", "--interface", "rsgi", "--http", "1", "--host", "127.0.0.1",
-                  "--port", "{port}", "--workers", "1", "bench.granian_native:app"]  # fmt: skip
-
-
 SIDES = (
     Side("bare", "bare Flask view (reads the body, 200)",
          ["-m", "bench.service_load", "bare", "--threads", str(THREADS)]),
@@ -118,10 +107,10 @@ SIDES = (
     Side("receive_pg_sync", "`serve --no-worker` on PostgreSQL, `synchronous_commit=on` "
          "(its default)", serve_args("--no-worker"), stores=True, database=POSTGRES,
          query=POSTGRES_DEFAULT),
-    Side("receive_granian", "the same app on granian (1 worker, 4 threads; not shipped)",
-         GRANIAN, stores=True, ready="Started worker-1"),
-    Side("receive_native", "the webhook routes native on granian's RSGI, the commit awaited "
-         "(prototype; not shipped)", GRANIAN_NATIVE, stores=True, ready="Started worker-1"),
+    Side("granian", "`serve --server granian --no-worker` (receive only)",
+         serve_args("--no-worker", "--server", "granian"), stores=True),
+    Side("granian_serve", "`serve --server granian` (pipeline and outbox workers on)",
+         serve_args("--server", "granian"), stores=True),
 )  # fmt: skip
 
 
@@ -151,10 +140,10 @@ RATIOS: tuple[Ratio, ...] = (
           "receive_pg", "receive", 0.0, of="cpu_all", at_most=True),
     Ratio("durable against power loss on PostgreSQL: synchronous_commit on / off",
           "receive_pg_sync", "receive_pg", 0.0),
-    Ratio("the server: granian / waitress (receive only, the same app)", "receive_granian",
-          "receive", 0.0),
-    Ratio("native on granian's RSGI / bare (the T2 ratio, for a server not shipped)",
-          "receive_native", "bare", 0.0),
+    Ratio("T2 on granian: receive / bare", "granian", "bare", 0.65),
+    Ratio("T2 on granian: serve / bare", "granian_serve", "bare", 0.45),
+    Ratio("the server: granian / waitress (receive only)", "granian", "receive", 0.0),
+    Ratio("T1 on granian: receive / floor (the floor on waitress)", "granian", "floor", 0.0),
 )  # fmt: skip
 
 
@@ -320,8 +309,9 @@ def report(found: dict[str, list[dict[str, Any]]], seconds: float, warmup: float
         f"{rounds} interleaved rounds; each side a fresh process and database, wrk "
         f"(2 threads, closed loop, keep-alive) for {warmup:g} s of warm-up, then {seconds:g} s "
         f"measured, with distinct signed deliveries (HMAC-SHA256, a delivery id each). "
-        f"Every server is waitress with {THREADS} request threads, but the two granian sides "
-        "(their labels say how they run). Figures are the median "
+        f"Every server is waitress with {THREADS} request threads, but the granian sides "
+        f"(`serve --server granian`, {THREADS} threads for the rest of the app). Figures are the "
+        "median "
         "of the rounds, with min and max.",
         "",
         "Databases: the SQLite sides each get a fresh SQLite file (WAL, `synchronous=NORMAL` "
