@@ -13,9 +13,10 @@ def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "serve",
         help="receive webhooks, decide, deliver effects and sync, until SIGTERM or Ctrl-C",
-        description="Run the webhook app under a production WSGI server (waitress), with an "
-        "in-process pipeline worker, outbox worker and periodic sync. SIGTERM or Ctrl-C stop "
-        "it cleanly: requests in flight and the effect in hand finish first.",
+        description="Run the webhook app under a production server (waitress, or granian with "
+        "--server granian), with an in-process pipeline worker, outbox worker and periodic "
+        "sync. SIGTERM or Ctrl-C stop it cleanly: requests in flight and the effect in hand "
+        "finish first.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (8080; 0 picks a free one)")

@@ -1,6 +1,7 @@
 """Compose `serve` and `worker` processes: which parts run, in which threads, who wakes whom.
 
 serve (one process):   http (waitress I/O loop + N request threads) --wakes--> pipeline
+                         or (--server granian: its event loop + N threads for Flask)
                        sync (every --sync-interval s)              --wakes--> pipeline
                        pipeline (on a wake, else every --poll s)   --wakes--> outbox
                        outbox   (on a wake, else every --poll s)
