@@ -122,17 +122,43 @@ def reply_of(conn: socket.socket) -> tuple[int, dict[str, Any] | None]:
     return status, json.loads(body) if body.startswith(b"{") else None
 
 
+def answers_promptly(port: int) -> bool:
+    """/healthz answers within 0.9 s, whatever else holds connections."""
+    started = time.monotonic()
+    return send(port, "GET", "/healthz", b"", {}).status_code == 200 and (
+        time.monotonic() - started < 0.9
+    )
+
+
+def posting(port: int, *headers: str) -> socket.socket:
+    """A connection that has sent the head of a POST to /webhooks/jira with `headers`."""
+    conn = raw(port)
+    lines = "".join(f"{h}\r\n" for h in headers)
+    head = f"POST /webhooks/jira HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON_TYPE}\r\n"
+    conn.sendall(f"{head}{lines}\r\n".encode())
+    return conn
+
+
+def chunks_past(conn: socket.socket, limit: int) -> tuple[int, dict[str, Any] | None]:
+    """Send 64 KiB chunks until past `limit` (or refused meanwhile); the reply."""
+    piece = b"x" * 65536
+    try:
+        for _ in range(limit // len(piece) + 2):
+            conn.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+    except OSError:
+        pass  # refused and closed while still sending
+    return reply_of(conn)
+
+
 def test_a_trickled_body_gets_408_at_the_deadline_and_holds_nothing_up(
     stores: tuple[Store, Store], manifest: Manifest
 ) -> None:
     app = make_app(stores[0], manifest)
     with served(app, read_timeout=1.0) as port:
-        slow = raw(port)
-        head = f"POST /webhooks/jira HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON_TYPE}\r\n"
-        slow.sendall(f"{head}Content-Length: {len(DONE)}\r\n\r\n".encode() + DONE[:10])
+        slow = posting(port, f"Content-Length: {len(DONE)}")
+        slow.sendall(DONE[:10])
         started = time.monotonic()
-        health = send(port, "GET", "/healthz", b"", {})  # meanwhile
-        assert health.status_code == 200 and time.monotonic() - started < 0.9
+        assert answers_promptly(port)  # meanwhile
         status, body = reply_of(slow)
         waited = time.monotonic() - started
         slow.close()
@@ -147,40 +173,16 @@ def test_a_body_past_the_limit_is_refused_before_it_is_read(
     app = make_app(stores[0], manifest)
     limit = app.config["MAX_CONTENT_LENGTH"]
     with served(app) as port:
-        declared = raw(port)  # says 1 GiB and sends none of it
-        declared.sendall(
-            f"POST /webhooks/jira HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON_TYPE}\r\n"
-            f"Content-Length: {1 << 30}\r\n\r\n".encode()
-        )
+        declared = posting(port, f"Content-Length: {1 << 30}")  # and sends none of it
         declared_answer = reply_of(declared)
-        declared.close()
-        chunked = raw(port)  # no length: cut off as it passes the limit
-        chunked.sendall(
-            f"POST /webhooks/jira HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON_TYPE}\r\n"
-            "Transfer-Encoding: chunked\r\n\r\n".encode()
-        )
-        piece = b"x" * 65536
-        try:
-            for _ in range(limit // len(piece) + 2):
-                chunked.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
-        except OSError:
-            pass  # refused and closed while still sending
-        chunked_answer = reply_of(chunked)
-        chunked.close()
+        chunked = posting(port, "Transfer-Encoding: chunked")  # cut off past the limit
+        chunked_answer = chunks_past(chunked, limit)
         # A small length and a long chunked body: granian drops the length (RFC 9112 6.3),
         # so the chunks are counted against the limit.
-        both = raw(port)
-        both.sendall(
-            f"POST /webhooks/jira HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON_TYPE}\r\n"
-            "Content-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
-        )
-        try:
-            for _ in range(limit // len(piece) + 2):
-                both.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
-        except OSError:
-            pass
-        both_answer = reply_of(both)
-        both.close()
+        both = posting(port, "Content-Length: 10", "Transfer-Encoding: chunked")
+        both_answer = chunks_past(both, limit)
+        for conn in (declared, chunked, both):
+            conn.close()
     for status, body in (declared_answer, chunked_answer, both_answer):
         assert status == 413 and body is not None and body["error"] == "too_large"
         assert str(limit) in body["message"]
@@ -217,8 +219,7 @@ def test_idle_and_half_sent_connections_are_closed_at_the_read_timeout(
         for conn in half:
             conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finished
         started = time.monotonic()
-        health = send(port, "GET", "/healthz", b"", {})
-        assert health.status_code == 200 and time.monotonic() - started < 0.9
+        assert answers_promptly(port)
         closed = [closed_within(conn, 5) for conn in [idle, *half]]
         waited = time.monotonic() - started
     assert all(closed) and 0.5 < waited < 5

@@ -26,6 +26,11 @@ from webhooks.incoming import JSON_TYPE, Incoming
 from webhooks.intake import Take, respond
 from webhooks.services import Services
 
+# The two webhook routes: path -> (sender, its take). The WSGI route and the RSGI app serve these.
+WEBHOOKS: dict[str, tuple[str, Take]] = {
+    "/webhooks/jira": ("jira", jira.take),
+    "/webhooks/xapi": ("xapi", xapi.take),
+}
 StartResponse = Callable[..., Any]
 Wsgi = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 STATUS = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
@@ -57,8 +62,8 @@ class DirectRoutes:
         self.inner = inner
         latency = services.metrics.latency
         self.routes = {
-            f"/webhooks/{sender}": Route(sender, take, latency.labels(f"/webhooks/{sender}"))
-            for sender, take in (("jira", jira.take), ("xapi", xapi.take))
+            path: Route(sender, take, latency.labels(path))
+            for path, (sender, take) in WEBHOOKS.items()
         }
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

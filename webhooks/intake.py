@@ -129,11 +129,16 @@ def prepare_events(
     return Prepared([encode(row) for row in ([*rows, marker] if marker else rows)], finish)
 
 
-def respond(found: Services, sender: str, take: Take, incoming: Incoming) -> Answer:
-    """A webhook view's 200: `take` reads the request, the group commit stores it (returning
-    once committed), `answered` counts and answers."""
+def receive(found: Services, sender: str, take: Take, incoming: Incoming) -> Prepared:
+    """The request counted as received from `sender`, then read and checked by `take`."""
     found.metrics.received_from[sender].inc()
-    prepared = take(found, incoming)
+    return take(found, incoming)
+
+
+def respond(found: Services, sender: str, take: Take, incoming: Incoming) -> Answer:
+    """A webhook view's 200: the request received, the group commit stores it (returning
+    once committed), `answered` counts and answers."""
+    prepared = receive(found, sender, take, incoming)
     return answered(found, sender, prepared.finish(found.intake.add_new(prepared.rows)))
 
 

@@ -31,16 +31,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from plugin.store.group_commit import AsyncGroupCommit
 from plugin.store.intake import Encoded
-from webhooks import errors, jira, xapi
+from webhooks import errors
+from webhooks.direct import WEBHOOKS
 from webhooks.errors import Answer, error_body
 from webhooks.incoming import JSON_TYPE, Incoming
-from webhooks.intake import Take, answered
+from webhooks.intake import Take, answered, receive
 from webhooks.services import EXTENSION, Services
 
-ROUTES: dict[str, tuple[str, Take]] = {
-    "/webhooks/jira": ("jira", jira.take),
-    "/webhooks/xapi": ("xapi", xapi.take),
-}
 READ_TIMEOUT = 10.0  # seconds for a request's body, as serve's --read-timeout
 THREADS = 4  # for the Flask app, as serve's --threads
 Environ = dict[str, Any]
@@ -74,7 +71,7 @@ class RsgiApp:
         self.intake: AsyncGroupCommit[Encoded] = AsyncGroupCommit(found.store.inbox_writer.write)
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="rsgi-flask")
         latency = found.metrics.latency
-        self.latency = {path: latency.labels(path) for path in ROUTES}
+        self.latency = {path: latency.labels(path) for path in WEBHOOKS}
         self.in_flight = 0  # requests received and not answered yet (changed on the loop only)
 
     async def __call__(self, scope: Scope, proto: HTTPProtocol) -> None:
@@ -88,7 +85,7 @@ class RsgiApp:
 
     async def _serve(self, scope: Scope, proto: HTTPProtocol) -> None:
         started = time.perf_counter()
-        route = ROUTES.get(scope.path) if scope.method == "POST" else None
+        route = WEBHOOKS.get(scope.path) if scope.method == "POST" else None
         sender = route[0] if route else "other"
         try:
             body = await self._body(scope, proto, sender)
@@ -143,8 +140,7 @@ class RsgiApp:
         sender, take = route
         found = self.services
         try:
-            found.metrics.received_from[sender].inc()
-            prepared = take(found, Incoming(environ, self.limit))
+            prepared = receive(found, sender, take, Incoming(environ, self.limit))
             added = await self.intake.add_new(prepared.rows)
             return answered(found, sender, prepared.finish(added))
         except Exception as exc:  # every failure becomes a JSON answer

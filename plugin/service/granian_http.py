@@ -27,7 +27,7 @@ from granian.http import HTTP1Settings
 from granian.server.embed import Server
 
 from plugin.service.guard import Limits
-from plugin.service.http import POLL, QueueDepth, body_limit
+from plugin.service.http import POLL, QueueDepth
 from webhooks.rsgi import RsgiApp
 
 MAX_HEAD_MS = 60_000  # granian's ceiling for its header read timeout
@@ -46,18 +46,10 @@ class GranianHttp:
         self, app: Flask, *, host: str, port: int, threads: int, limits: Limits | None = None
     ) -> None:
         limits = limits or Limits()
-        self.limits = Limits(
-            connections=limits.connections,
-            read_timeout=limits.read_timeout,
-            idle_timeout=limits.read_timeout,  # granian closes idle connections at the same
-            header=limits.header,
-            body=body_limit(app),
-        )
         self.host = host
         self.port = port or free_port(host)
         _check_free(host, self.port)  # an address in use fails here, as waitress's bind does
         self.app = RsgiApp(app, read_timeout=limits.read_timeout, threads=threads)
-        self.threads = threads
         self.depth = QueueDepth()  # requests wait in granian's loop, not in a queue we see
         head_ms = min(MAX_HEAD_MS, max(1, round(limits.read_timeout * 1000)))
         self._loop = asyncio.new_event_loop()
