@@ -254,3 +254,36 @@ def test_an_idle_keep_alive_connection_does_not_hold_up_the_shutdown(
     assert http.close(3), "still serving 3 s after the stop"
     assert time.monotonic() - started < 3
     kept.close()
+
+
+def test_a_repeated_header_is_read_joined_as_a_wsgi_server_reads_it(
+    stores: tuple[Store, Store], manifest: Manifest
+) -> None:
+    """Headers sent twice are one value, joined with ", " (PEP 3333's CGI rule, which
+    waitress follows): a signature sent twice matches no signature, and a Content-Type sent
+    twice is not JSON."""
+    app = make_app(stores[0], manifest)
+    signature = signed(DONE)["X-Hub-Signature"]
+    with served(app) as port:
+        twice_signed = posting(
+            port,
+            f"X-Hub-Signature: {signature}",
+            f"X-Hub-Signature: {signature}",
+            f"Content-Length: {len(DONE)}",
+        )
+        twice_signed.sendall(DONE)
+        signed_answer = reply_of(twice_signed)
+        twice_typed = posting(
+            port,
+            f"Content-Type: {JSON_TYPE}",  # posting sends one already
+            f"X-Hub-Signature: {signature}",
+            f"Content-Length: {len(DONE)}",
+        )
+        twice_typed.sendall(DONE)
+        typed_answer = reply_of(twice_typed)
+        once = send(port, "POST", "/webhooks/jira", DONE, signed(DONE))
+        for conn in (twice_signed, twice_typed):
+            conn.close()
+    assert signed_answer[0] == 401
+    assert typed_answer[0] == 415
+    assert once.status_code == 200 and len(_inbox(stores[0])) == 1

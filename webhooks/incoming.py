@@ -9,6 +9,7 @@ parses it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -53,7 +54,30 @@ class Incoming:
         return value if isinstance(value, str) else None
 
     def mimetype(self) -> str:
-        given: str = self.environ.get("CONTENT_TYPE", "")
-        if given == JSON_TYPE:  # what every sender sends: no parsing needed
-            return given
-        return parse_options_header(given)[0].lower()
+        return media_type(self.environ.get("CONTENT_TYPE", ""))
+
+
+class Read(Incoming):
+    """A request whose body was read already, with its headers by lower-case name (as an
+    RSGI server gives them); a repeated header joined with ", ", as in a WSGI environ."""
+
+    def __init__(self, headers: Iterable[tuple[str, str]], body: bytes) -> None:
+        super().__init__({}, None)
+        self._body = body
+        self.headers: dict[str, str] = {}
+        for name, value in headers:
+            known = self.headers.get(name)
+            self.headers[name] = value if known is None else f"{known}, {value}"
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def mimetype(self) -> str:
+        return media_type(self.headers.get("content-type", ""))
+
+
+def media_type(given: str) -> str:
+    """The media type of a Content-Type value, as werkzeug's `Request.mimetype` reads it."""
+    if given == JSON_TYPE:  # what every sender sends: no parsing needed
+        return given
+    return parse_options_header(given)[0].lower()

@@ -34,7 +34,7 @@ from plugin.store.intake import Encoded
 from webhooks import errors
 from webhooks.direct import WEBHOOKS
 from webhooks.errors import Answer, error_body
-from webhooks.incoming import JSON_TYPE, Incoming
+from webhooks.incoming import JSON_TYPE, Read
 from webhooks.intake import Take, answered, receive
 from webhooks.services import EXTENSION, Services
 
@@ -92,14 +92,13 @@ class RsgiApp:
         except Refused as refused:
             _reply(proto, refused.answer, ("connection", "close"))
         else:
-            environ = _environ(scope, body)
             if route is None:
                 status, headers, data = await asyncio.get_running_loop().run_in_executor(
-                    self.pool, _call, self.wsgi, environ
+                    self.pool, _call, self.wsgi, _environ(scope, body)
                 )
                 proto.response_bytes(status, headers, data)
                 return
-            _reply(proto, await self._deliver(route, environ, scope.path))
+            _reply(proto, await self._deliver(route, Read(scope.headers.items(), body), scope.path))
         if route is not None:
             self.latency[scope.path].observe(time.perf_counter() - started)
 
@@ -136,11 +135,11 @@ class RsgiApp:
             RequestEntityTooLarge(), sender, self.limit, self.services.metrics, where
         )
 
-    async def _deliver(self, route: tuple[str, Take], environ: Environ, path: str) -> Answer:
+    async def _deliver(self, route: tuple[str, Take], incoming: Read, path: str) -> Answer:
         sender, take = route
         found = self.services
         try:
-            prepared = receive(found, sender, take, Incoming(environ, self.limit))
+            prepared = receive(found, sender, take, incoming)
             added = await self.intake.add_new(prepared.rows)
             return answered(found, sender, prepared.finish(added))
         except Exception as exc:  # every failure becomes a JSON answer
