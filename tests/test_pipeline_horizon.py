@@ -108,3 +108,39 @@ def test_a_long_backlog_is_loaded_in_one_batch(
     assert (stats.awarded, stats.processed) == (1, 3)
     [decision] = store.decisions.for_ticket("PAY-101")
     assert (decision.outcome, decision.inbox_id) == ("awarded", None)  # by the full reconcile
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, p: pipeline_module.Pipeline) -> dict[str, int]:
+    """How often, from now on, `p` reads a claimed event and adds an event to its engine."""
+    calls = {"read": 0, "add": 0}
+    read, add = pipeline_module.read_event, p.engine.add
+
+    def counted_read(item: object) -> object:
+        calls["read"] += 1
+        return read(item)  # type: ignore[arg-type]
+
+    def counted_add(event: object) -> object:
+        calls["add"] += 1
+        return add(event)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline_module, "read_event", counted_read)
+    monkeypatch.setattr(p.engine, "add", counted_add)
+    return calls
+
+
+@pytest.mark.parametrize("kept", [pipeline_module.EARLY_EVENTS, 2])
+def test_an_event_a_catch_up_added_is_neither_read_nor_added_again_when_claimed(
+    store: Store, monkeypatch: pytest.MonkeyPatch, kept: int
+) -> None:
+    monkeypatch.setattr(pipeline_module, "EARLY_EVENTS", kept)
+    p = pipeline(store)
+    good = ticket("PAY-1", "ben.carter")
+    events = [completion("ben.carter"), *worked(good, T0 + timedelta(days=1))]
+    put(store, events)
+    assert p.run_once(limit=1).claimed == 1  # its catch-up adds all of them
+    calls = _counting(monkeypatch, p)
+    assert drain(p, limit=1).processed == len(events) - 1
+    # Claimed afterwards: only those not kept are read again (and added, as a retried claim).
+    again = max(0, len(events) - 1 - kept)
+    assert calls == {"read": again, "add": again}
+    assert award_of(store, "ben.carter", "PAY-1").state == "pending_approval"

@@ -141,10 +141,13 @@ def preferred(old: F, new: F) -> F:
     Sources should never do this, but a re-sync may carry a fresher ticket snapshot; keep
     the later one (by event time, then snapshot time), else the larger by a stable text form.
     """
-    return max(old, new, key=_rank)
+    first, then = _when(old), _when(new)
+    if first != then:
+        return new if then > first else old
+    return max(old, new, key=repr)  # rare: the text form is what costs
 
 
-def _rank(fact: Fact) -> tuple[int, int, str]:
+def _when(fact: Fact) -> tuple[int, int]:
     if isinstance(fact, CompletionFact):
-        return fact.at, 0, repr(fact)
-    return fact.at, fact.ticket.updated or -1, repr(fact)
+        return fact.at, 0
+    return fact.at, fact.ticket.updated or -1

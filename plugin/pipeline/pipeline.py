@@ -40,10 +40,12 @@ worker also does so every RELEARN_SECONDS, and `relearn()` does it at once.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, fields
 from datetime import datetime
+from itertools import islice
 
 from pydantic import ValidationError
 from sqlalchemy import Connection
@@ -66,7 +68,7 @@ from plugin.pipeline.horizon import Horizon, unprocessed
 from plugin.pipeline.lock import hold_decider_lock
 from plugin.pipeline.reconcile import Reconciler, Tally
 from plugin.replay import EVENT, EVENT_KINDS, events_from_inbox
-from plugin.store import InboxItem, Store
+from plugin.store import ClaimedItem, Store
 from plugin.store.base import utc_now
 from plugin.store.identities import Sighting
 
@@ -80,9 +82,12 @@ RELEARN_SECONDS = 60.0
 MAX_ASIDE = 10  # events set aside in one run: more looks like a fault, not bad events
 MAX_TRIES = 64  # failed transactions in one run before the error is raised
 REASON_CHARS = 500
+# Events a catch-up read before this worker claimed them, kept so the claim neither reads
+# nor adds them again; beyond this many (others' claims, a backlog) the oldest are dropped.
+EARLY_EVENTS = 5000
 TRANSIENT = (OperationalError, InterfaceError, SqlTimeoutError, DisconnectionError)
 Event = Completion | TicketTransition
-Claimed = list[tuple[InboxItem, Event]]
+Claimed = list[tuple[ClaimedItem, Event]]
 
 
 @dataclass
@@ -127,10 +132,10 @@ def why(exc: BaseException) -> str:
     return f"could not be decided: {type(exc).__name__}: {exc}"[:REASON_CHARS]
 
 
-def read_event(item: InboxItem) -> Event | str:
-    """The domain event an inbox item carries, or why it cannot be read."""
+def read_event(item: ClaimedItem) -> Event | str:
+    """The domain event a claimed inbox item carries, or why it cannot be read."""
     try:
-        event = EVENT.validate_python(item.payload)
+        event = _validated(item.payload)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}"
@@ -140,6 +145,17 @@ def read_event(item: InboxItem) -> Event | str:
     if event.kind != item.kind:
         return f"stored as kind {item.kind!r} but the payload is a {event.kind!r} event"
     return event
+
+
+def _validated(payload: str) -> Event:
+    try:
+        return EVENT.validate_json(payload)
+    except ValidationError as exc:
+        if all(e["type"] != "json_invalid" for e in exc.errors()):
+            raise
+    # Text pydantic's JSON reader refuses but json.loads reads (a lone surrogate's escape):
+    # read it so, and the reason names the field that cannot be stored.
+    return EVENT.validate_python(json.loads(payload))
 
 
 class Pipeline:
@@ -165,6 +181,7 @@ class Pipeline:
         self.clock = clock
         self.actions = AwardActions(store, manifest, settings, clock)
         self.reconciler = Reconciler(store, manifest, settings, clock)
+        self._early: dict[int, Event] = {}  # inbox id: an event a catch-up added unclaimed
         self._load()
 
     def _load(self) -> None:
@@ -178,6 +195,7 @@ class Pipeline:
         self.engine = Engine(self.manifest, learned)
         self.engine.load(events_from_inbox(self.store, up_to_id=cut))
         self.horizon = Horizon(max(0, min(cut, last - START_RECHECK)), self.clock)
+        self._early = {}
         self._learned_at = self.clock()
         self._full = True  # bring the whole ledger in line on the first transaction
         self._relearn = False
@@ -218,6 +236,7 @@ class Pipeline:
         claimed: Claimed = []
         deliveries: list[int] = []
         progress: list[int] = []
+        known: set[int] = set()  # claimed events the engine holds from an earlier catch-up
         for item in items:
             if item.kind == DELIVERY:
                 deliveries.append(item.id)
@@ -225,8 +244,13 @@ class Pipeline:
             if item.kind == PROGRESS:
                 progress.append(item.id)
                 continue
+            early = self._early.pop(item.id, None)
+            if early is not None:
+                known.add(item.id)
             event = (
-                read_event(item)
+                early
+                if early is not None
+                else read_event(item)
                 if item.kind in EVENT_KINDS
                 else f"kind {item.kind!r} is not an event the pipeline decides"
             )
@@ -241,7 +265,7 @@ class Pipeline:
             stats.deliveries, stats.progress = len(deliveries), len(progress)
         self._relearn = self._relearn or self._mapping_changed()
         if claimed or self._full or self._relearn:
-            self._decide_isolating(claimed, stats)
+            self._decide_isolating(claimed, stats, known)
         return stats
 
     def relearn(self) -> PipelineStats:
@@ -253,7 +277,9 @@ class Pipeline:
         self._decide([], stats)
         return stats
 
-    def _decide_isolating(self, claimed: Claimed, stats: PipelineStats) -> None:
+    def _decide_isolating(
+        self, claimed: Claimed, stats: PipelineStats, known: Set[int] = frozenset()
+    ) -> None:
         """Decide `claimed`; when that fails because of an event, set the event aside.
 
         A failure while one event is added or applied names that event (`Poisoned`). Any
@@ -269,7 +295,7 @@ class Pipeline:
             try:
                 if self._stale:
                     self._load()
-                self._decide(batch, stats, aside)
+                self._decide(batch, stats, aside, known)
             except Exception as exc:
                 tries += 1
                 if transient(exc) or tries > MAX_TRIES or len(aside) >= MAX_ASIDE:
@@ -292,10 +318,15 @@ class Pipeline:
             aside = {}
 
     def _decide(
-        self, claimed: Claimed, stats: PipelineStats, aside: Mapping[int, str] | None = None
+        self,
+        claimed: Claimed,
+        stats: PipelineStats,
+        aside: Mapping[int, str] | None = None,
+        known: Set[int] = frozenset(),
     ) -> None:
         """Decide `claimed` in one transaction; the events in `aside` (inbox id: reason)
-        are skipped wherever they turn up and marked failed."""
+        are skipped wherever they turn up and marked failed; those in `known` were added
+        by an earlier catch-up (a reload reads them too), so they are not added again."""
         tally = Tally()
         aside = aside or {}
         try:
@@ -312,8 +343,8 @@ class Pipeline:
                 if self._full:
                     self.reconciler.full(self.engine, conn, tally)
                 for item, event in claimed:
-                    if item.id not in caught_up:  # older than the horizon: a retried claim
-                        self._add(item.id, event, conn, tally)
+                    if item.id not in caught_up and item.id not in known:
+                        self._add(item.id, event, conn, tally)  # a retried claim, say
                 self._note_people([event for _, event in claimed], conn)
                 self.reconciler.flush(self.engine, conn, tally)
                 for inbox_id, reason in aside.items():
@@ -362,7 +393,13 @@ class Pipeline:
         )
         for inbox_id, event in events:
             self._add(inbox_id, event, conn, tally)
+        self._keep_early((i, e) for i, e in events if i not in parsed)
         return {inbox_id for inbox_id, _ in events}
+
+    def _keep_early(self, events: Iterable[tuple[int, Event]]) -> None:
+        self._early.update(events)
+        for inbox_id in list(islice(self._early, max(0, len(self._early) - EARLY_EVENTS))):
+            del self._early[inbox_id]
 
     def _read_late(
         self, conn: Connection, tally: Tally, seq: int, aside: Mapping[int, str]

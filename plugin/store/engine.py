@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 from weakref import WeakKeyDictionary
 
+import msgspec
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -50,10 +51,20 @@ def safe_url(url: str | URL) -> str:
     return parse_url(url).render_as_string(hide_password=True)
 
 
+_ENCODE = msgspec.json.Encoder().encode
+
+
 def json_text(value: Any) -> str:
     """JSON columns' serializer: a JsonText (JSON already: a statement or issue as received)
-    is stored as it is, anything else as `json.dumps` writes it (SQLAlchemy's default)."""
-    return str(value) if isinstance(value, JsonText) else json.dumps(value)
+    is stored as it is, anything else as msgspec writes it (a tenth of `json.dumps`' time,
+    which was a twentieth of deciding's); what msgspec cannot write (a lone surrogate) as
+    `json.dumps` does, escaped."""
+    if isinstance(value, JsonText):
+        return str(value)
+    try:
+        return _ENCODE(value).decode()
+    except UnicodeEncodeError:
+        return json.dumps(value)
 
 
 def make_engine(url: str | URL) -> Engine:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,13 +25,17 @@ from sqlalchemy import (
 
 from plugin.store.base import Repository, prepared, to_model, upsert_insert
 from plugin.store.engine import begin
-from plugin.store.models import InboxEvent, InboxItem, InboxStatus, Json
+from plugin.store.models import ClaimedItem, InboxEvent, InboxItem, InboxStatus, Json
 from plugin.store.schema import INBOX_STATUSES, inbox
 
 Items = list[InboxItem]
 Learner = tuple[str, str, str | None, bool]  # system, id, email, completed
 DEFAULT_LEASE = 300
-_CLAIMED = [column for column in inbox.c if column.name != "raw"]
+_CLAIMED = [
+    cast(inbox.c.payload, Text).label("payload") if column.name == "payload" else column
+    for column in inbox.c
+    if column.name in {f.name for f in fields(ClaimedItem)}
+]
 _FINISH = update(inbox).where(inbox.c.id.in_(bindparam("row_ids", expanding=True)))
 LEARNING = ("progress", "completion")
 COUNTING = ("complete", "passed")
@@ -83,11 +88,11 @@ class Inbox(Repository):
         lease_seconds: float | None = None,
         statuses: Sequence[InboxStatus] = ("new",),
         conn: Connection | None = None,
-    ) -> Items:
+    ) -> list[ClaimedItem]:
         """Lease the oldest unclaimed events to one worker; an expired lease is free again.
 
-        The items come without `raw` (None): what was delivered is kept for people reading
-        the inbox, and decoding it for every claim cost the pipeline more than the payload.
+        The items come without `raw`: what was delivered is kept for people reading the
+        inbox, and decoding it for every claim cost the pipeline more than the payload.
         The lease is `lease_seconds`, else the inbox's own `lease_seconds`."""
         now = self.clock()
         lease = self.lease_seconds if lease_seconds is None else lease_seconds
@@ -105,7 +110,7 @@ class Inbox(Repository):
         }
         with self.tx(conn) as c:
             rows = self.lease(c, inbox, query, values, _CLAIMED)
-        items = (to_model(InboxItem, {**r, "raw": None}) for r in rows)
+        items = (ClaimedItem(**r) for r in rows)
         return sorted(items, key=lambda item: item.id)
 
     def mark_processed(self, ids: Iterable[int], *, conn: Connection | None = None) -> None:

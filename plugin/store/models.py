@@ -63,6 +63,22 @@ class InboxItem:
     error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimedItem:
+    """An inbox item leased to a worker (Inbox.claim): its payload as the stored JSON text,
+    which the pipeline validates straight into an event (decoding it to a dict first cost
+    about as much again), and without what was delivered (raw)."""
+
+    id: int
+    source: str
+    kind: str
+    natural_key: str
+    payload: str  # JSON
+    received_at: datetime
+    status: InboxStatus
+    attempts: int
+
+
 @dataclass(frozen=True)
 class Decision:
     id: int
