@@ -11,7 +11,8 @@ def shown(at: datetime, zone: tzinfo | None = None) -> str:
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
     local = at.astimezone(zone) if zone is not None else at
-    return f"{local:%Y-%m-%d %H:%M} {offset(local)}"
+    # isoformat, not strftime: half the time, and the decisions log shows every verdict's.
+    return f"{local.isoformat(' ', 'minutes')[:16]} {offset(local)}"
 
 
 def offset(at: datetime) -> str:
