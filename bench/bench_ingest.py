@@ -14,7 +14,9 @@ round. Sides on SQLite:
   two webhook routes (webhooks.direct): a comparison, not a target;
 - receive: `skillrelay serve --no-worker` (8 connections), and at 3x the clients (24);
 - serve: `skillrelay serve` with its pipeline and outbox workers (8 connections);
-- receive_full: receive with SQLite `synchronous=FULL` (what surviving power loss costs).
+- receive_full: receive with SQLite `synchronous=FULL` (what surviving power loss costs);
+- granian, granian_serve, granian24: receive, serve and receive at 24 connections on
+  `serve --server granian`.
 
 Sides on PostgreSQL (one server, started here for the whole run, at the SQLite sides'
 durability, see PG_SETTINGS; a fresh database per run, made from a migrated template):
@@ -111,6 +113,9 @@ SIDES = (
          serve_args("--no-worker", "--server", "granian"), stores=True),
     Side("granian_serve", "`serve --server granian` (pipeline and outbox workers on)",
          serve_args("--server", "granian"), stores=True),
+    Side("granian24", "`serve --server granian --no-worker`, 24 connections",
+         serve_args("--no-worker", "--server", "granian"), connections=3 * CONNECTIONS,
+         stores=True),
 )  # fmt: skip
 
 
@@ -144,6 +149,7 @@ RATIOS: tuple[Ratio, ...] = (
     Ratio("T2 on granian: serve / bare", "granian_serve", "bare", 0.45),
     Ratio("the server: granian / waitress (receive only)", "granian", "receive", 0.0),
     Ratio("T1 on granian: receive / floor (the floor on waitress)", "granian", "floor", 0.0),
+    Ratio("T3 on granian: receive at 24 / at 8 connections", "granian24", "granian", 0.9),
 )  # fmt: skip
 
 
