@@ -12,7 +12,9 @@ the decider lock (see lock.py):
    and every event another worker decided since this worker's last transaction that its
    engine has still not read (the decided watermark, watermark.py) is read and added, so a
    worker that is behind never writes;
-2. the claimed events are added; the people they name are recorded as identities;
+2. the claimed events are added, but those a catch-up of this worker added before they
+   were claimed (kept in `_early`: read and added once); the people they name are recorded
+   as identities;
 3. every verdict those events changed goes to the decisions log; then each (person, skill,
    ticket) they touched is reconciled from the engine's CURRENT verdict (level-triggered:
    the steps in between are history, not orders), and each award change queues its effects
