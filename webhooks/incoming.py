@@ -4,7 +4,8 @@ of Flask (webhooks.direct) or a Flask view received it: the body, headers, the m
 The body within MAX_CONTENT_LENGTH (a 413 before anything is read when Content-Length is
 larger, as werkzeug's `get_input_stream`; a 413 too for a longer body sent without one),
 header names as werkzeug's EnvironHeaders maps them, the media type as `Request.mimetype`
-parses it.
+parses it. `Read` is the same for a request granian's RSGI interface received (webhooks.rsgi),
+its body read on the event loop under the limit already.
 """
 
 from __future__ import annotations
