@@ -28,7 +28,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -54,6 +53,7 @@ from connectors.xapi import LrsClient
 from connectors.xapi_statements import statement_id
 from plugin.demo.statements import Step, logstore_statement
 from plugin.manifest import load_manifest
+from plugin.service.http import free_port as closed_port  # a port nothing listens on
 from plugin.settings import EXAMPLE_MANIFEST
 from plugin.store import migrate
 
@@ -76,13 +76,6 @@ START_TIMEOUT = 30.0
 
 
 # --- child processes --------------------------------------------------------------------------
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -29,6 +29,7 @@ from cryptography.x509.oid import NameOID
 
 from connectors.notify_email import EmailSender, message_id
 from plugin.errors import AuthError, FatalError, RetriableError
+from plugin.service.http import free_port
 from tests.test_notify_channels_support import EN, KEY, RU, notification
 
 HOST = "127.0.0.1"
@@ -172,13 +173,6 @@ class Inbox:
         parsed = email.message_from_bytes(content, policy=default_policy)
         assert isinstance(parsed, EmailMessage)
         return parsed
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager

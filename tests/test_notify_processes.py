@@ -5,7 +5,6 @@ server, and nobody gets more than the budget."""
 from __future__ import annotations
 
 import email
-import socket
 import time
 from collections import Counter
 from datetime import timedelta
@@ -15,18 +14,13 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from plugin.service.http import free_port
 from plugin.store import Store, migrate
 from tests.peers.ralph import RalphServer
 from tests.test_pipeline_support import northwind
 from tests.test_service_support import child_env, launched, manifest_file
 
 pytestmark = [pytest.mark.postgres, pytest.mark.ralph]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Inbox:

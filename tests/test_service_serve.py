@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import base64
 import shutil
-import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from connectors.xapi import LrsClient
 from plugin.commands import serve
 from plugin.errors import ConfigError, SkillrelayError
 from plugin.service import compose
+from plugin.service.http import free_port as closed_port  # Jira there is unreachable
 from plugin.store import Store
 from tests.peers.ralph import RalphServer
 from tests.test_service_support import (
@@ -35,14 +35,6 @@ from webhooks.signature import sign
 
 COMPLETED = datetime(2026, 11, 3, 9, 30, tzinfo=UTC)
 DONE = datetime(2026, 11, 5, 15, 0, tzinfo=UTC)
-
-
-def closed_port() -> int:
-    """A port nothing listens on: Jira there is unreachable."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture

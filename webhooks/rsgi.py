@@ -92,13 +92,14 @@ class RsgiApp:
         except Refused as refused:
             _reply(proto, refused.answer, ("connection", "close"))
         else:
+            request = Read(scope.headers.items(), body)
             if route is None:
                 status, headers, data = await asyncio.get_running_loop().run_in_executor(
-                    self.pool, _call, self.wsgi, _environ(scope, body)
+                    self.pool, _call, self.wsgi, _environ(scope, request)
                 )
                 proto.response_bytes(status, headers, data)
                 return
-            _reply(proto, await self._deliver(route, Read(scope.headers.items(), body), scope.path))
+            _reply(proto, await self._deliver(route, request, scope.path))
         if route is not None:
             self.latency[scope.path].observe(time.perf_counter() - started)
 
@@ -155,8 +156,9 @@ def _reply(proto: HTTPProtocol, answer: Answer, *more: tuple[str, str]) -> None:
     proto.response_bytes(answer.status, headers, answer.body)
 
 
-def _environ(scope: Scope, body: bytes) -> Environ:
+def _environ(scope: Scope, request: Read) -> Environ:
     """The WSGI environ of the request (PEP 3333), its body already read."""
+    body = request.body()
     host, _, port = scope.server.rpartition(":")
     environ: Environ = {
         "REQUEST_METHOD": scope.method,
@@ -177,11 +179,12 @@ def _environ(scope: Scope, body: bytes) -> Environ:
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
     }
-    for name, value in scope.headers.items():
+    for name, value in request.headers.items():  # a repeated name is joined already
         key = name.upper().replace("-", "_")
         if key == "CONTENT_LENGTH":
             continue
         key = key if key == "CONTENT_TYPE" else f"HTTP_{key}"
+        # x-a and x_a: one key here, joined as a WSGI server joins them
         environ[key] = f"{environ[key]}, {value}" if key in environ else value
     return environ
 

@@ -26,7 +26,7 @@ def register(sub: Any) -> None:
         choices=("waitress", "granian"),
         default="waitress",
         help="waitress (the default: every limit below, tested as documented) or granian "
-        "(about twice the deliveries a second; its limits differ, see the README)",
+        "(2 to 3.5 times the deliveries a second; its limits differ, see the README)",
     )
     parser.add_argument("--no-sync", action="store_true", help="do not pull the sources")
     parser.add_argument(

@@ -27,18 +27,11 @@ from granian.http import HTTP1Settings
 from granian.server.embed import Server
 
 from plugin.service.guard import Limits
-from plugin.service.http import POLL, QueueDepth
+from plugin.service.http import POLL, QueueDepth, free_port
 from webhooks.rsgi import RsgiApp
 
 MAX_HEAD_MS = 60_000  # granian's ceiling for its header read timeout
 START_SECONDS = 10.0
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class GranianHttp:

@@ -17,6 +17,7 @@ slow clients, applied before the app reads anything.
 from __future__ import annotations
 
 import dataclasses
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -156,3 +157,11 @@ class HttpServer:
         left = max(0.0, end - time.monotonic())
         self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=left)
         return not self.thread.is_alive()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now (the one the OS would give a bind to port 0)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -14,7 +14,6 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,6 +24,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from plugin.service.http import free_port
 from plugin.store import Store, migrate
 from plugin.store.schema import metadata
 
@@ -47,13 +47,6 @@ def _version(pg_ctl: str) -> float:
         return float(Path(pg_ctl).parent.parent.name)
     except ValueError:
         return 0.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Server:
