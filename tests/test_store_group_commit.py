@@ -194,3 +194,24 @@ def test_a_closed_group_commit_on_the_loop_refuses_more_rather_than_hang(store: 
     with pytest.raises(RuntimeError, match="closed"):
         asyncio.run(group.add_new([row("after")]))
     assert [item.natural_key for item in store.inbox.list(limit=10)] == ["before"]
+
+
+def test_what_is_queued_when_its_loop_closes_is_still_written(store: Store) -> None:
+    """A server's loop may close with requests still waiting (a stop): the writing thread
+    writes what they queued, and wakes nobody."""
+    write = store.inbox_writer.add_new
+
+    def slow(rows: Sequence[InboxEvent]) -> set[Key]:
+        time.sleep(0.2)
+        return write(rows)
+
+    group: AsyncGroupCommit[InboxEvent] = AsyncGroupCommit(slow, max_rows=1)  # a group each
+    loop = asyncio.new_event_loop()
+    tasks = [loop.create_task(group.add_new([row(key)])) for key in ("first", "second")]
+    loop.run_until_complete(asyncio.sleep(0.05))  # both queued, the first being written
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    loop.close()
+    group.close()
+    assert sorted(item.natural_key for item in store.inbox.list(limit=10)) == ["first", "second"]

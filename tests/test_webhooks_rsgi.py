@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -287,3 +288,43 @@ def test_a_repeated_header_is_read_joined_as_a_wsgi_server_reads_it(
     assert signed_answer[0] == 401
     assert typed_answer[0] == 415
     assert once.status_code == 200 and len(_inbox(stores[0])) == 1
+
+
+def test_a_delivery_being_committed_when_the_stop_comes_is_stored_and_answered(
+    stores: tuple[Store, Store], manifest: Manifest
+) -> None:
+    """granian's serve() returns on the stop while a request still awaits its commit: the
+    loop runs on until that request is answered, so the stop neither loses its wake-up (a
+    closed loop) nor waits out the deadline for it."""
+    app = make_app(stores[0], manifest)
+    http = GranianHttp(app, host="127.0.0.1", port=0, threads=4, limits=Limits())
+    write = http.app.intake._write
+
+    def slow(rows: Any) -> Any:
+        time.sleep(0.5)
+        return write(rows)
+
+    http.app.intake._write = slow
+    answers: list[Reply] = []
+    bodies = [DONE.replace(b"99291", str(99300 + i).encode()) for i in range(8)]
+    senders = [
+        threading.Thread(
+            target=lambda body=body: answers.append(
+                send(http.port, "POST", "/webhooks/jira", body, signed(body))
+            )
+        )
+        for body in bodies
+    ]
+    for sender in senders:
+        sender.start()
+    while http.busy() < len(senders):
+        time.sleep(0.01)
+    started = time.monotonic()
+    http.stop_accepting()
+    assert http.drain(started + 5) == 0
+    assert http.close(5)
+    for sender in senders:
+        sender.join(5)
+    assert time.monotonic() - started < 3
+    assert [a.status_code for a in answers] == [200] * len(senders)
+    assert len(_inbox(stores[0])) == len(senders)

@@ -77,9 +77,17 @@ class GranianHttp:
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         try:
-            self._loop.run_until_complete(self._server.serve())
+            self._loop.run_until_complete(self._serve())
         finally:
             self._loop.close()
+
+    async def _serve(self) -> None:
+        await self._server.serve()
+        # On a stop granian's serve() may return while requests still await their commit:
+        # the loop runs on until they are answered (close() bounds the wait), else they would
+        # be dropped with it and the stop would wait out its deadline for them.
+        while self.app.in_flight:
+            await asyncio.sleep(POLL)
 
     @property
     def address(self) -> str:

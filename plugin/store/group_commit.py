@@ -18,6 +18,7 @@ thread of its own writes what they queued meanwhile, and the loop wakes each of 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -143,7 +144,9 @@ class AsyncGroupCommit(Generic[R]):
             group, waiting = waiting[:count], waiting[count:]
             self.groups += _commit(self._write, [request for request, _ in group])
             assert self._loop is not None
-            self._loop.call_soon_threadsafe(_wake, [done for _, done in group])
+            # A closed loop (a stop) has nobody waiting: what is queued is written all the same.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(_wake, [done for _, done in group])
 
     def _next(self) -> tuple[_Request[R], asyncio.Future[None]] | None:
         try:
