@@ -15,6 +15,8 @@ round. Sides on SQLite:
 - receive: `skillrelay serve --no-worker` (8 connections), and at 3x the clients (24);
 - serve: `skillrelay serve` with its pipeline and outbox workers (8 connections);
 - receive_full: receive with SQLite `synchronous=FULL` (what surviving power loss costs);
+- floor_granian: the floor's steps as an RSGI app on granian (the body read on the event
+  loop, the group commit in a thread of its own), as skillrelay's webhook routes run there;
 - granian, granian_serve, granian24: receive, serve and receive at 24 connections on
   `serve --server granian`.
 
@@ -28,9 +30,10 @@ durability, see PG_SETTINGS; a fresh database per run, made from a migrated temp
   connections and 2 wrk threads as the other sides); their throughputs are added up.
 
 Targets (issue "Ingest and pull near the stack's limit"): T1 receive >= 0.8x floor, on
-SQLite and on PostgreSQL; T2 receive >= 0.65x bare and serve >= 0.45x bare; T3 receive at 24
-connections >= 0.9x receive at 8; on PostgreSQL, the server process's CPU per request
-<= 1.1x that on SQLite (receive only), and two receive-only processes >= 1.3x one. Reported
+SQLite and on PostgreSQL, and on granian against the floor on granian; T2 receive >= 0.65x
+bare and serve >= 0.45x bare; T3 receive at 24 connections >= 0.9x receive at 8; on
+PostgreSQL, the server process's CPU per request <= 1.1x that on SQLite (receive only), and
+two receive-only processes >= 1.3x one. Reported
 per round as ratios, min/median/max, with each side's server CPU per request, PostgreSQL's
 own CPU per request (its processes, measured apart from ours) and wrk's own CPU.
 
@@ -39,11 +42,12 @@ own CPU per request (its processes, measured apart from ours) and wrk's own CPU.
 
 from __future__ import annotations
 
+import sqlite3
 import statistics
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,6 +113,10 @@ SIDES = (
     Side("receive_pg_sync", "`serve --no-worker` on PostgreSQL, `synchronous_commit=on` "
          "(its default)", serve_args("--no-worker"), stores=True, database=POSTGRES,
          query=POSTGRES_DEFAULT),
+    Side("floor_granian", "floor on granian: the same steps as an RSGI app (SQLite, group "
+         "commit in a thread)",
+         ["-m", "bench.service_load", "floor", "--threads", str(THREADS), "--server",
+          "granian"]),
     Side("granian", "`serve --server granian --no-worker` (receive only)",
          serve_args("--no-worker", "--server", "granian"), stores=True),
     Side("granian_serve", "`serve --server granian` (pipeline and outbox workers on)",
@@ -148,7 +156,8 @@ RATIOS: tuple[Ratio, ...] = (
     Ratio("T2 on granian: receive / bare", "granian", "bare", 0.65),
     Ratio("T2 on granian: serve / bare", "granian_serve", "bare", 0.45),
     Ratio("the server: granian / waitress (receive only)", "granian", "receive", 0.0),
-    Ratio("T1 on granian: receive / floor (the floor on waitress)", "granian", "floor", 0.0),
+    Ratio("T1 on granian: receive / floor on granian", "granian", "floor_granian", 0.8),
+    Ratio("the floor: granian / waitress", "floor_granian", "floor", 0.0),
     Ratio("T3 on granian: receive at 24 / at 8 connections", "granian24", "granian", 0.9),
 )  # fmt: skip
 
@@ -250,7 +259,15 @@ def _one(
     elif side.stores:
         assert path is not None
         figures["inbox"] = inbox_counts(path)
+    elif side.name.startswith("floor"):
+        figures["floor_rows"] = sqlite_floor_rows(folder / f"floor-{n}" / "floor.db")
     return figures
+
+
+def sqlite_floor_rows(path: Path) -> int:
+    """How many bodies a SQLite floor stored."""
+    with closing(sqlite3.connect(path)) as conn:
+        return int(conn.execute("SELECT count(*) FROM inbox").fetchone()[0])
 
 
 def measure(
@@ -316,9 +333,9 @@ def report(found: dict[str, list[dict[str, Any]]], seconds: float, warmup: float
         f"(2 threads, closed loop, keep-alive) for {warmup:g} s of warm-up, then {seconds:g} s "
         f"measured, with distinct signed deliveries (HMAC-SHA256, a delivery id each). "
         f"Every server is waitress with {THREADS} request threads, but the granian sides "
-        f"(`serve --server granian`, {THREADS} threads for the rest of the app). Figures are the "
-        "median "
-        "of the rounds, with min and max.",
+        f"(`serve --server granian`, {THREADS} threads for the rest of the app; the floor on "
+        "granian, an RSGI app on one event loop). Figures are the median of the rounds, with "
+        "min and max.",
         "",
         "Databases: the SQLite sides each get a fresh SQLite file (WAL, `synchronous=NORMAL` "
         "unless said). The PostgreSQL sides share one PostgreSQL "

@@ -5,7 +5,8 @@
         (plugin.service.http), with the same thread count: bare (POST /webhooks/jira reads
         the body and answers 200), signed (+ checks the HMAC and decodes the JSON), floor
         (+ stores the body durably in SQLite in DIR, or in the PostgreSQL database at URL;
-        `--wsgi`: the same steps as a bare WSGI app, without Flask).
+        `--wsgi`: the same steps as a bare WSGI app, without Flask; `--server granian`: the
+        same steps as an RSGI app on granian, as skillrelay's webhook routes run there).
         Prints `listening on <url>`, runs until SIGTERM.
 
     python -m bench.service_load load --url URL --template FILE --duration S [--rate R]
@@ -30,6 +31,7 @@ import itertools
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -256,18 +258,31 @@ def floor_app(folder: Path, secret: bytes, *, wsgi: bool = False) -> Any:
     the signed view, then the body stored under its delivery id in SQLite (WAL), committed
     together with the requests arriving at the same time (plugin's GroupCommit), before
     the 200. No parsing, no metrics, no answer body."""
-    import sqlite3
     from datetime import UTC, datetime
 
     from plugin.store.group_commit import GroupCommit
     from plugin.store.models import InboxEvent
+
+    write = floor_write(folder)
+    group = GroupCommit(write)
+
+    def keep(body: bytes, key: str) -> None:
+        group.add_new([InboxEvent("floor", "delivery", key, body.decode(), datetime.now(UTC))])
+
+    return signed_wsgi(secret, keep) if wsgi else signed_app(secret, keep)
+
+
+def floor_write(folder: Path) -> Callable[[Sequence[Any]], set[tuple[str, str]]]:
+    """What the floor's group commit writes with: its rows into SQLite in `folder` (WAL,
+    synchronous=NORMAL, as skillrelay's inbox), one multi-row INSERT a group."""
+    import sqlite3
 
     conn = sqlite3.connect(folder / "floor.db", isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("CREATE TABLE IF NOT EXISTS inbox (key TEXT PRIMARY KEY, body TEXT)")
 
-    def write(rows: Sequence[InboxEvent]) -> set[tuple[str, str]]:
+    def write(rows: Sequence[Any]) -> set[tuple[str, str]]:
         values = ", ".join(["(?, ?)"] * len(rows))
         conn.execute("BEGIN IMMEDIATE")
         cursor = conn.execute(
@@ -279,12 +294,80 @@ def floor_app(folder: Path, secret: bytes, *, wsgi: bool = False) -> Any:
         conn.execute("COMMIT")
         return new
 
-    group = GroupCommit(write)
+    return write
 
-    def keep(body: bytes, key: str) -> None:
-        group.add_new([InboxEvent("floor", "delivery", key, body.decode(), datetime.now(UTC))])
 
-    return signed_wsgi(secret, keep) if wsgi else signed_app(secret, keep)
+def floor_rsgi(folder: Path, secret: bytes) -> Any:
+    """The floor on granian, as skillrelay's webhook routes run there (webhooks.rsgi): the
+    body read on the event loop, the HMAC and the JSON decode there too, the body stored by
+    a group commit in a thread of its own (AsyncGroupCommit) before the 200."""
+    from datetime import UTC, datetime
+
+    from plugin.store.group_commit import AsyncGroupCommit
+    from plugin.store.models import InboxEvent
+
+    group: AsyncGroupCommit[InboxEvent] = AsyncGroupCommit(floor_write(folder))
+
+    async def app(scope: Any, proto: Any) -> None:
+        if scope.proto != "http":
+            return
+        body = await proto()
+        if scope.path != PATH or scope.method != "POST":
+            proto.response_bytes(404, [], b"")
+            return
+        digest = hmac.new(secret, body, hashlib.sha256).hexdigest()
+        given = scope.headers.get("x-hub-signature", "")
+        if not hmac.compare_digest(f"sha256={digest}", given):
+            proto.response_bytes(401, [], b"")
+            return
+        json.loads(body)
+        key = scope.headers.get("x-atlassian-webhook-identifier", "")
+        row = InboxEvent("floor", "delivery", key, body.decode(), datetime.now(UTC))
+        await group.add_new([row])
+        proto.response_bytes(200, [], b"")
+
+    return app
+
+
+def serve_granian(app: Any) -> int:
+    """Serve an RSGI app on granian (HTTP/1.1, as `serve --server granian`) until SIGTERM."""
+    import asyncio
+
+    from granian.constants import HTTPModes, Interfaces
+    from granian.server.embed import Server
+
+    from plugin.service.http import free_port
+
+    port = free_port("127.0.0.1")
+    server = Server(
+        app,
+        address="127.0.0.1",
+        port=port,
+        interface=Interfaces.RSGI,
+        http=HTTPModes.http1,
+        websockets=False,
+        log_enabled=False,
+    )
+
+    def announce() -> None:  # once the port takes connections
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                time.sleep(0.05)
+                continue
+            print(f"listening on http://127.0.0.1:{port}", flush=True)
+            return
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, server.stop)
+        threading.Thread(target=announce, daemon=True).start()
+        await server.serve()
+
+    asyncio.run(run())
+    return 0
 
 
 def floor_postgres_app(url: str, secret: bytes) -> Any:
@@ -330,10 +413,15 @@ def reference(
     database: str | None = None,
     *,
     wsgi: bool = False,
+    server_name: str = "waitress",
 ) -> int:
     from plugin.service.http import HttpServer
 
     secret = os.environ[SECRET_ENV].encode()
+    if server_name == "granian":
+        if mode != "floor" or folder is None or database:
+            raise SystemExit("--server granian: the floor on SQLite only (--folder)")
+        return serve_granian(floor_rsgi(folder, secret))
     if mode == "floor" and database:
         app = floor_postgres_app(database, secret)
     elif mode == "floor":
@@ -364,6 +452,10 @@ def main(argv: list[str] | None = None) -> int:
         serve.add_argument("--folder", type=Path, help="floor: where its SQLite file goes")
         serve.add_argument("--database", help="floor: a PostgreSQL URL to store in instead")
         serve.add_argument("--wsgi", action="store_true", help="floor: as a bare WSGI app")
+        serve.add_argument(
+            "--server", choices=("waitress", "granian"), default="waitress",
+            help="floor: on granian, as an RSGI app (as `serve --server granian`)",
+        )  # fmt: skip
     send = sub.add_parser("load")
     send.add_argument("--url", required=True)
     send.add_argument("--template", type=Path, required=True)
@@ -376,7 +468,10 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--rate", type=float)
     args = parser.parse_args(argv)
     if args.mode in REFERENCES:
-        return reference(args.mode, args.threads, args.folder, args.database, wsgi=args.wsgi)
+        return reference(
+            args.mode, args.threads, args.folder, args.database, wsgi=args.wsgi,
+            server_name=args.server,
+        )  # fmt: skip
     secret = os.environ[SECRET_ENV]
     deliveries = Deliveries(
         args.template.read_text(), secret, project=args.project, first=args.first, run=args.run

@@ -1,7 +1,7 @@
 """Smoke test of the ingest benchmark: wrk against the bare reference and `serve --no-worker`
 on SQLite, and the floor, `serve --no-worker` and two `serve --no-worker` processes on one
-PostgreSQL server, and `serve --server granian --no-worker`, for a second each, one round;
-every acknowledged delivery is stored once."""
+PostgreSQL server, and `serve --server granian --no-worker` and the floor on granian, for a
+second each, one round; every acknowledged delivery is stored once."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ NAMES = (
     "receive_pg",
     "receive2_pg",
     "granian",
+    "floor_granian",
 )
 pytestmark = pytest.mark.postgres
 
@@ -68,6 +69,15 @@ def test_serve_on_granian_stores_what_it_acknowledges(
     assert side["errors"] == 0 and side["exit_code"] == 0, side
     assert sum(side["inbox"].values()) >= side["acknowledged"] > 50, side
     assert side["server_cpu"] > 0.05 * side["requests"] / 1000, side  # > 0.05 ms a request
+
+
+def test_the_floor_on_granian_stores_what_it_acknowledges(
+    found: dict[str, list[dict[str, Any]]],
+) -> None:
+    """T1 on granian holds only if its floor does the durable write it claims to."""
+    [floor] = found["floor_granian"]
+    assert floor["errors"] == 0 and floor["exit_code"] == 0, floor
+    assert floor["floor_rows"] >= floor["acknowledged"] > 50, floor
 
 
 def test_both_processes_of_the_two_process_side_answered(
