@@ -3,6 +3,8 @@ a shutdown that ends at its deadline."""
 
 from __future__ import annotations
 
+import gc
+import http.client
 import logging
 import shutil
 import socket
@@ -265,3 +267,82 @@ def test_requests_waiting_for_a_thread_are_counted_not_logged(
     finally:
         assert server.close(5)
     assert not [r for r in caplog.records if "queue depth" in r.getMessage()]
+
+
+def test_the_io_loop_turns_about_once_a_request_under_load() -> None:
+    """A request's task holds waitress's output lock while it writes its answer; the I/O
+    loop, asked to send, cannot take the lock and was woken again at once, over and over:
+    under load about 80 turns of the loop a request, most of the server's CPU (#11)."""
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        sum(i * i for i in range(3000))  # some work under the interpreter lock
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "4")])
+        return [b"done"]
+
+    server = HttpServer(app, host="127.0.0.1", port=0, threads=4)
+    turns = [0]
+    readable = server.server.readable
+
+    def counted() -> bool:  # called once a turn of the loop
+        turns[0] += 1
+        return bool(readable())
+
+    server.server.readable = counted
+    server.start()
+    port = int(server.address.rsplit(":", 1)[1])
+    each, clients = 100, 8
+    answers: list[int] = []
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for _ in range(each):
+            connection.request("GET", "/")
+            response = connection.getresponse()
+            response.read()
+            answers.append(response.status)
+        connection.close()
+
+    try:
+        threads = [threading.Thread(target=client) for _ in range(clients)]
+        before = turns[0]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        per_request = (turns[0] - before) / (each * clients)
+        assert answers == [200] * (each * clients)
+        assert per_request < 2.5, f"{per_request:.1f} turns of the I/O loop a request"
+    finally:
+        assert server.close(5)
+
+
+# waitress spools output past 1 MiB to a temporary file, which it leaves to the garbage
+# collector to close; collected here, so its warning is not charged to another test.
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_large_answer_to_a_slow_reader_arrives_whole_while_the_loop_rests() -> None:
+    """Past waitress's high watermark (16 MiB buffered) the task waits for the loop to send;
+    the loop must still be asked to send then, or the answer would stall."""
+    chunk, count = b"x" * (1024 * 1024), 40
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        size = str(len(chunk) * count)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", size)])
+        for _ in range(count):
+            yield chunk
+
+    server = HttpServer(app, host="127.0.0.1", port=0, threads=2)
+    server.start()
+    try:
+        started = time.monotonic()
+        with requests.get(server.address + "/", stream=True, timeout=10) as response:
+            received = 0
+            for part in response.iter_content(256 * 1024):
+                received += len(part)
+                if received < 4 * len(chunk):
+                    time.sleep(0.05)  # a slow start: the server's buffer fills
+        assert received == len(chunk) * count
+        assert time.monotonic() - started < 10
+    finally:
+        assert server.close(5)
+        gc.collect()

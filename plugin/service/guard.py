@@ -135,6 +135,21 @@ class GuardedChannel(HTTPChannel):  # type: ignore[misc]
             self.timed, self.started = self.request, time.time()
         return done
 
+    def writable(self) -> bool:
+        # While a request's task writes its answer it holds the output lock, and the loop
+        # cannot send (`_flush_some_if_lockable` gives up); asking for POLLOUT then woke the
+        # loop at once, over and over, until the task let go: under load most of the
+        # server's CPU. The task sends what it writes itself, and wakes the loop when it
+        # ends or must wait for it (the lock is free then); SWEEP bounds any other wait.
+        if not super().writable():
+            return False
+        if not self.requests or self.will_close or self.close_when_flushed:
+            return True
+        if not self.outbuf_lock.acquire(False):
+            return False
+        self.outbuf_lock.release()
+        return True
+
     def waiting_since(self) -> float | None:
         """Since when this connection has waited for a request to arrive (or been idle);
         None while a request is being handled or the connection is closing."""
