@@ -69,7 +69,7 @@ from plugin.pipeline.effects import EffectSettings
 from plugin.pipeline.horizon import Horizon, unprocessed
 from plugin.pipeline.lock import hold_decider_lock
 from plugin.pipeline.reconcile import Reconciler, Tally
-from plugin.replay import EVENT, EVENT_KINDS, events_from_inbox
+from plugin.replay import EVENT, EVENT_KINDS, event_of_json, events_from_inbox
 from plugin.store import ClaimedItem, Store
 from plugin.store.base import utc_now
 from plugin.store.identities import Sighting
@@ -151,7 +151,7 @@ def read_event(item: ClaimedItem) -> Event | str:
 
 def _validated(payload: str) -> Event:
     try:
-        return EVENT.validate_json(payload)
+        return event_of_json(payload)
     except ValidationError as exc:
         if all(e["type"] != "json_invalid" for e in exc.errors()):
             raise
@@ -386,7 +386,7 @@ class Pipeline:
             event = parsed.get(inbox_id)
             if event is None:
                 try:
-                    event = EVENT.validate_json(payload)
+                    event = event_of_json(payload)
                 except ValidationError:
                     continue  # marked failed by the worker that claimed it
             events.append((inbox_id, event))
@@ -416,7 +416,7 @@ class Pipeline:
             if kind not in EVENT_KINDS or inbox_id in aside:
                 continue
             try:
-                event = EVENT.validate_json(payload)
+                event = event_of_json(payload)
             except ValidationError:
                 continue
             self._add(inbox_id, event, conn, tally)

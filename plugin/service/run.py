@@ -15,6 +15,7 @@ A second signal exits at once.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -46,6 +47,10 @@ class Service:
         """Start everything, wait for a signal, stop cleanly: 0, or 1 if something failed or
         did not stop within the grace period."""
         self._on_signals()
+        # What is built by now (modules, the app, the store, the engine's state) lives as
+        # long as the process: the cyclic collector need not walk it again on every full
+        # collection (each ~75 ms under load, about 4 % of the CPU, measured in `serve`).
+        gc.freeze()
         for loop in self.loops:
             loop.start()
         if self.http is not None:
