@@ -57,17 +57,15 @@ class InboxWriter:
     def encode(self, event: InboxEvent) -> Encoded:
         """The row as the driver takes it. Done by each request in its own thread, so the
         group's writer, which the others wait for, only writes."""
-        values = (
-            event.source,
-            event.kind,
-            event.natural_key,
-            event.payload,
-            event.raw,
-            event.received_at,
-        )
-        converted = tuple(
-            self._text(v) if isinstance(v, JsonText) else c(v)
-            for c, v in zip(self._convert, values, strict=True)
+        source, kind, key, payload, raw, at = self._convert  # in COLUMNS order
+        text = self._text
+        converted = (
+            source(event.source),
+            kind(event.kind),
+            key(event.natural_key),
+            text(event.payload) if isinstance(event.payload, JsonText) else payload(event.payload),
+            text(event.raw) if isinstance(event.raw, JsonText) else raw(event.raw),
+            at(event.received_at),
         )
         return Encoded(event.source, event.natural_key, converted)
 
