@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 
+from plugin.notify.triggers import completion_triggers
 from plugin.pipeline import pipeline as pipeline_module
 from plugin.pipeline.horizon import GAP_SECONDS, Horizon, _clusters
 from plugin.store import Store
 from plugin.store.schema import inbox, metadata
 from tests.test_pipeline_support import (
+    DONE,
+    MANIFEST,
     NOW,
     T0,
     award_of,
     completion,
     drain,
+    move,
     pipeline,
     put,
     ticket,
@@ -144,3 +152,52 @@ def test_an_event_a_catch_up_added_is_neither_read_nor_added_again_when_claimed(
     again = max(0, len(events) - 1 - kept)
     assert calls == {"read": again, "add": again}
     assert award_of(store, "ben.carter", "PAY-1").state == "pending_approval"
+
+
+def _inbox_plans(store: Store, read: Callable[[], object]) -> list[str]:
+    """SQLite's plan for each query on the inbox that `read` runs."""
+    seen: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM inbox" in statement:
+            seen.append((statement, params))
+
+    event.listen(store.engine, "before_cursor_execute", keep)
+    try:
+        read()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", keep)
+    with store.engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        return [
+            " | ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+            for sql, params in seen
+        ]
+
+
+def test_rows_after_an_id_are_read_by_id_not_by_scanning_every_row_of_their_kinds(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    # Through the index on (kind, received_at), SQLite visited every row of the kinds asked
+    # for and sorted them on each read: the catch-up slowed as the inbox grew.
+    shutil.copyfile(sqlite_template, tmp_path / "store.db")
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    at = [T0 + timedelta(minutes=i) for i in range(30)]
+    put(store, [completion("ben.carter", at=t) for t in at])
+    put(store, [move(ticket(f"PAY-{i}", "ben.carter"), *DONE, t) for i, t in enumerate(at)])
+    last = store.inbox.last_id()
+    horizon = Horizon(last - 5, Clock())
+
+    def read() -> None:
+        assert len(read_ids(store, horizon)) == 5
+        assert len(list(store.inbox.payloads(("completion", "ticket"), after_id=last - 5))) == 5
+        with store.transaction() as conn:
+            list(completion_triggers(store, MANIFEST, conn, lambda _: None, NOW))
+
+    plans = _inbox_plans(store, read)
+    assert len(plans) == 3
+    for plan in plans:
+        assert "INTEGER PRIMARY KEY (rowid>?)" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
+    store.close()

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from plugin.domain import Ticket, TicketTransition
 from plugin.pipeline import Pipeline
 from plugin.pipeline.horizon import GAP_SECONDS
-from plugin.store import InboxItem, Store
+from plugin.store import Store
 from tests.test_pipeline_support import (
     DONE,
     JIRA,
@@ -193,31 +193,33 @@ def test_a_worker_that_sleeps_between_claim_and_decide_writes_no_old_verdict(
     a, b = pipeline(store, worker="a"), pipeline(store, worker="b")
     put(store, [completion("chloe.nguyen")])
     claimed, resume = threading.Event(), threading.Event()
-    claim = store.inbox.claim
+    # B stalls after its claim has committed and before it decides: the hook is the
+    # first step after the claim's transaction (stalling inside it would hold SQLite's lock).
+    look = b._mapping_changed
 
-    def slow_claim(*args: Any, **kwargs: Any) -> list[InboxItem]:
-        items = claim(*args, **kwargs)
+    def stall_after_claim(*args: Any, **kwargs: Any) -> bool:
         claimed.set()
         assert resume.wait(30)
-        return items
+        return look(*args, **kwargs)
 
     errors: list[BaseException] = []
+    claims: list[int] = []
 
     def run_b() -> None:
         try:
-            b.store.inbox.claim = slow_claim  # type: ignore[method-assign]
-            b.run_once()
+            b._mapping_changed = stall_after_claim  # type: ignore[method-assign]
+            claims.append(b.run_once().claimed)
         except BaseException as exc:
             errors.append(exc)
 
     sleeper = threading.Thread(target=run_b)
     sleeper.start()
     assert claimed.wait(30)
-    store.inbox.claim = claim  # type: ignore[method-assign]  # A claims as usual
     put(store, [completion("ben.carter"), *wont_do_then_done("PAY-1", "ben.carter")])
     drain(a)
     resume.set()
     sleeper.join(30)
     assert errors == []
+    assert claims == [1]  # B held chloe's completion while it slept
     award = award_of(store, "ben.carter", "PAY-1")
     assert [e.to_state for e in store.awards.events(award.id)] == ["pending_approval"]

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select
 
 from plugin.manifest import Manifest
 from plugin.store import Store
+from plugin.store.inbox import KIND_BY_ID
 from plugin.store.notices import NewNotice
 from plugin.store.schema import award_events, awards, inbox
 
@@ -120,7 +121,7 @@ def completion_triggers(
     after = _cursor(store, "completions", conn)
     query = (
         select(inbox.c.id, inbox.c.payload)
-        .where(inbox.c.kind == "completion", inbox.c.id > after)
+        .where(KIND_BY_ID == "completion", inbox.c.id > after)
         .order_by(inbox.c.id)
         .limit(5000)
     )

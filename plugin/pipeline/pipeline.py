@@ -233,7 +233,9 @@ class Pipeline:
         stats = PipelineStats()
         if self._stale:
             self._load()
-        items = self.store.inbox.claim(limit, self.worker_id)
+        with self.store.transaction() as conn:  # one transaction: SQLite's lock taken once
+            items = self.store.inbox.claim(limit, self.worker_id, conn=conn)
+            mapped_at = self.store.identities.last_mapped(conn=conn)
         stats.claimed = len(items)
         claimed: Claimed = []
         deliveries: list[int] = []
@@ -265,7 +267,7 @@ class Pipeline:
         if deliveries or progress:
             self.store.inbox.mark_processed(deliveries + progress)
             stats.deliveries, stats.progress = len(deliveries), len(progress)
-        self._relearn = self._relearn or self._mapping_changed()
+        self._relearn = self._mapping_changed(mapped_at) or self._relearn
         if claimed or self._full or self._relearn:
             self._decide_isolating(claimed, stats, known)
         return stats
@@ -435,10 +437,10 @@ class Pipeline:
                 )
         self.store.identities.record(sightings, conn=conn)
 
-    def _mapping_changed(self) -> bool:
-        """An admin mapped an id since the last look, or it is time to look anyway."""
+    def _mapping_changed(self, mapped_at: datetime | None) -> bool:
+        """An admin mapped an id since the last look (`mapped_at`: when one was last
+        mapped), or it is time to look anyway."""
         now = self.clock()
-        mapped_at = self.store.identities.last_mapped()
         changed = mapped_at != self._mapped_at
         self._mapped_at = mapped_at
         return changed or (now - self._learned_at).total_seconds() >= RELEARN_SECONDS

@@ -11,10 +11,11 @@ worker has already decided.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, Text, bindparam, cast, select, update
 
-from plugin.store.base import upsert_insert
+from plugin.store.base import prepared, upsert_insert
 from plugin.store.inbox import SHOWN_KIND
 from plugin.store.schema import decider, inbox
 
@@ -51,10 +52,14 @@ def decided_since(conn: Connection, seen: int, seq: int) -> list[int]:
 
 def advance(conn: Connection, seq: int, ids: Sequence[int]) -> None:
     """Record transaction `seq` and stamp the events it decided (under the decider lock)."""
-    stmt = upsert_insert(conn, decider).values(id=ROW, seq=seq)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"seq": seq}))
+    conn.execute(prepared(conn, "decider.advance", _advance), {"id": ROW, "seq": seq})
     if ids:
         conn.execute(_STAMP, {"row_ids": list(ids), "seq": seq})
+
+
+def _advance(conn: Connection) -> Any:
+    stmt = upsert_insert(conn, decider).values(id=bindparam("id"), seq=bindparam("seq"))
+    return stmt.on_conflict_do_update(index_elements=["id"], set_={"seq": stmt.excluded.seq})
 
 
 def payloads(conn: Connection, ids: Sequence[int]) -> list[tuple[int, str, str]]:

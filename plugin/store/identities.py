@@ -13,6 +13,8 @@ from plugin.store.base import Repository, prepared, to_model, upsert_insert
 from plugin.store.models import Identity
 from plugin.store.schema import identities
 
+_LAST_MAPPED = select(func.max(identities.c.mapped_at))
+
 
 @dataclass(frozen=True)
 class Sighting:
@@ -90,7 +92,7 @@ class Identities(Repository):
     def last_mapped(self, *, conn: Connection | None = None) -> datetime | None:
         """When an admin last mapped an id (None: never)."""
         with self.tx(conn) as c:
-            found: datetime | None = c.execute(select(func.max(identities.c.mapped_at))).scalar()
+            found: datetime | None = c.execute(_LAST_MAPPED).scalar()
         return found
 
     def get(
