@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import tzinfo
+from typing import Any
 
 from plugin.engine import decision as r
 from plugin.engine.decision import Decision
@@ -71,30 +72,69 @@ def _verdict(d: Decision, who: str, zone: tzinfo | None) -> str:
     if d.awarded and s is not None:
         approval = " (needs manager approval)" if s.approval else ""
         return f"awarded '{s.reward_name}'{approval}"
-    detail = dict(c.detail)
-    why = {
-        r.REOPENED: f"the ticket was reopened on {_when(c.reopen.at, zone)}"
-        if c.reopen
-        else "the ticket was reopened",
-        r.NO_SKILL: f"the ticket no longer shows skill {d.skill}"
-        if d.skill
-        else "the ticket shows no skill",
-        r.NO_ASSIGNEE: "the ticket has no assignee",
-        r.UNMATCHED_IDENTITY: f"the assignee {d.person_ref} is not mapped to a person",
-        r.NOT_ASSIGNEE: f"{who} is not the assignee ({detail.get('assignee') or 'nobody'})",
-        r.EXCLUDED_RESOLUTION: f"its resolution '{detail.get('resolution')}' is excluded",
-        r.TOO_SHORT: _too_short(d),
-        r.NO_COMPLETION: f"{who} has not completed a module teaching {d.skill}",
-        r.COMPLETION_FAILED: "the module was failed, not passed",
-        r.COMPLETION_WITHDRAWN: "the completion was withdrawn (marked incomplete later)",
-        r.OUTSIDE_WINDOW: "the ticket was not done inside the window",
-        r.COOLDOWN: f"{d.skill} was awarded to {who} for {detail.get('previous_ticket')} "
-        f"less than {s.cooldown_days if s else 0} days earlier (cooldown)",
-        r.CAP: f"{who} already has {s.cap if s else 0} awards in sprint {detail.get('sprint')}",
-        r.TICKET_MOVED: f"the ticket is now known as {detail.get('moved_to')}",
-        r.BUDGET: f"the budget for '{s.reward_name if s else d.reward}' is spent ({_budget(d)})",
-    }
-    return f"not awarded: {why.get(d.reason, d.reason)}"
+    because = _WHY.get(d.reason)
+    if because is None:
+        return f"not awarded: {d.reason}"
+    return f"not awarded: {because(d, who, zone, dict(c.detail))}"
+
+
+def _reopened(d: Decision, who: str, zone: tzinfo | None, detail: dict[str, Any]) -> str:
+    if d.reopen:
+        return f"the ticket was reopened on {_when(d.reopen.at, zone)}"
+    return "the ticket was reopened"
+
+
+def _cooldown(d: Decision, who: str, zone: tzinfo | None, detail: dict[str, Any]) -> str:
+    days = d.skill_info.cooldown_days if d.skill_info else 0
+    return (
+        f"{d.skill} was awarded to {who} for {detail.get('previous_ticket')} "
+        f"less than {days} days earlier (cooldown)"
+    )
+
+
+def _cap(d: Decision, who: str, zone: tzinfo | None, detail: dict[str, Any]) -> str:
+    cap = d.skill_info.cap if d.skill_info else 0
+    return f"{who} already has {cap} awards in sprint {detail.get('sprint')}"
+
+
+def _spent(d: Decision, who: str, zone: tzinfo | None, detail: dict[str, Any]) -> str:
+    reward = d.skill_info.reward_name if d.skill_info else d.reward
+    return f"the budget for '{reward}' is spent ({_budget(d)})"
+
+
+# Why a verdict is not an award, by reason: each text is built only for its own reason (the
+# decisions log explains every verdict, so building all of them each time was a cost).
+_WHY: dict[str, Callable[[Decision, str, tzinfo | None, dict[str, Any]], str]] = {
+    r.REOPENED: _reopened,
+    r.NO_SKILL: lambda d, who, zone, detail: (
+        f"the ticket no longer shows skill {d.skill}" if d.skill else "the ticket shows no skill"
+    ),
+    r.NO_ASSIGNEE: lambda d, who, zone, detail: "the ticket has no assignee",
+    r.UNMATCHED_IDENTITY: lambda d, who, zone, detail: (
+        f"the assignee {d.person_ref} is not mapped to a person"
+    ),
+    r.NOT_ASSIGNEE: lambda d, who, zone, detail: (
+        f"{who} is not the assignee ({detail.get('assignee') or 'nobody'})"
+    ),
+    r.EXCLUDED_RESOLUTION: lambda d, who, zone, detail: (
+        f"its resolution '{detail.get('resolution')}' is excluded"
+    ),
+    r.TOO_SHORT: lambda d, who, zone, detail: _too_short(d),
+    r.NO_COMPLETION: lambda d, who, zone, detail: (
+        f"{who} has not completed a module teaching {d.skill}"
+    ),
+    r.COMPLETION_FAILED: lambda d, who, zone, detail: "the module was failed, not passed",
+    r.COMPLETION_WITHDRAWN: lambda d, who, zone, detail: (
+        "the completion was withdrawn (marked incomplete later)"
+    ),
+    r.OUTSIDE_WINDOW: lambda d, who, zone, detail: "the ticket was not done inside the window",
+    r.COOLDOWN: _cooldown,
+    r.CAP: _cap,
+    r.TICKET_MOVED: lambda d, who, zone, detail: (
+        f"the ticket is now known as {detail.get('moved_to')}"
+    ),
+    r.BUDGET: _spent,
+}
 
 
 def _too_short(d: Decision) -> str:
