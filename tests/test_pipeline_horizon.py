@@ -142,8 +142,9 @@ def test_an_event_a_catch_up_added_is_neither_read_nor_added_again_when_claimed(
 ) -> None:
     monkeypatch.setattr(pipeline_module, "EARLY_EVENTS", kept)
     p = pipeline(store)
-    good = ticket("PAY-1", "ben.carter")
-    events = [completion("ben.carter"), *worked(good, T0 + timedelta(days=1))]
+    events = [completion("ben.carter")]
+    for day in range(1, 5):
+        events += worked(ticket(f"PAY-{day}", "ben.carter"), T0 + timedelta(days=day))
     put(store, events)
     assert p.run_once(limit=1).claimed == 1  # its catch-up adds all of them
     calls = _counting(monkeypatch, p)
