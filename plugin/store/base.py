@@ -8,7 +8,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, RowMapping, Select, Table, update
+from sqlalchemy import Connection, Engine, RowMapping, Select, Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from plugin.store.engine import begin
@@ -52,14 +52,15 @@ class Repository:
         On PostgreSQL rows another worker is claiming right now are skipped, not waited for
         (FOR UPDATE SKIP LOCKED); SQLite has one writer, so the select and update are atomic.
         """
-        if self.is_postgres(conn):
-            query = query.with_for_update(skip_locked=True)
-        ids = conn.execute(query).scalars().all()
-        if not ids:
-            return []
         returned = table.c if columns is None else columns
-        stmt = update(table).where(table.c.id.in_(ids)).values(**values).returning(*returned)
-        return conn.execute(stmt).mappings().all()
+        take = (
+            update(table)
+            .where(table.c.id.in_(bindparam("lease_ids", expanding=True)))
+            .values(**values)
+            .returning(*returned)
+        )
+        pick = (query, query.with_for_update(skip_locked=True))
+        return self.lease_prepared(conn, pick, take, {})
 
     def lease_prepared(
         self,
