@@ -193,8 +193,8 @@ def test_a_worker_that_sleeps_between_claim_and_decide_writes_no_old_verdict(
     a, b = pipeline(store, worker="a"), pipeline(store, worker="b")
     put(store, [completion("chloe.nguyen")])
     claimed, resume = threading.Event(), threading.Event()
-    # B stalls after its claim has committed and before it decides: the hook is the
-    # first step after the claim's transaction (stalling inside it would hold SQLite's lock).
+    # B stalls after its claim has committed and before it decides (stalling inside the
+    # claim's transaction would hold SQLite's lock, which no worker does there).
     look = b._mapping_changed
 
     def stall_after_claim(*args: Any, **kwargs: Any) -> bool:
