@@ -47,7 +47,7 @@ import statistics
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, closing
+from contextlib import AbstractContextManager, ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ from typing import Any
 from bench.bench_service import (
     SECRETS,
     THREADS,
+    Child,
     Databases,
     base_env,
     child,
@@ -87,6 +88,7 @@ class Side:
     query: str = ""  # added to the database URL
     database: str = SQLITE
     processes: int = 1  # each on its own port, loaded by its own wrk, at the same time
+    workers: int = 0  # `skillrelay worker` processes beside, deciding what the servers store
     ready: str = ""  # the log line that says the server serves (child's `ready`)
 
 
@@ -124,6 +126,14 @@ SIDES = (
     Side("granian24", "`serve --server granian --no-worker`, 24 connections",
          serve_args("--no-worker", "--server", "granian"), connections=3 * CONNECTIONS,
          stores=True),
+    Side("serve_pg", "`serve --server granian` on PostgreSQL (workers in the process)",
+         serve_args("--server", "granian"), stores=True, database=POSTGRES),
+    Side("split_pg", "`serve --server granian --no-worker` + a `skillrelay worker` process, "
+         "one PostgreSQL database (scale-out)", serve_args("--no-worker", "--server", "granian"),
+         stores=True, database=POSTGRES, workers=1),
+    Side("split", "`serve --server granian --no-worker` + a `skillrelay worker` process, one "
+         "SQLite file", serve_args("--no-worker", "--server", "granian"), stores=True,
+         workers=1),
 )  # fmt: skip
 
 
@@ -159,6 +169,11 @@ RATIOS: tuple[Ratio, ...] = (
     Ratio("T1 on granian: receive / floor on granian", "granian", "floor_granian", 0.8),
     Ratio("the floor: granian / waitress", "floor_granian", "floor", 0.0),
     Ratio("T3 on granian: receive at 24 / at 8 connections", "granian24", "granian", 0.9),
+    Ratio("T2 scaled out on PostgreSQL: receiver + worker process / bare", "split_pg", "bare",
+          0.45),
+    Ratio("deciding in a worker process / in `serve`'s, PostgreSQL", "split_pg", "serve_pg",
+          0.0),
+    Ratio("deciding in a worker process / in `serve`'s, SQLite", "split", "granian_serve", 0.0),
 )  # fmt: skip
 
 
@@ -240,12 +255,18 @@ def _one(
             stack.enter_context(child(args, env, folder / f"{side.name}-{n}-{i}.log", side.ready))
             for i in range(side.processes)
         ]
-        urls = [server.url for server in servers]
+        servers += [
+            stack.enter_context(worker(env, folder / f"{side.name}-{n}-worker{i}.log", f"w{i}"))
+            for i in range(side.workers)
+        ]
+        urls = [server.url for server in servers if server.url]
         warm = _added(_wrk_each(urls, loads, side, True, warmup))
-        cpu = sum(server.cpu() for server in servers)
+        cpu = [server.cpu() for server in servers]
         pg_cpu = on_pg.cpu() if on_pg is not None else 0.0
         figures = _added(_wrk_each(urls, loads, side, False, seconds))
-        figures["server_cpu"] = sum(server.cpu() for server in servers) - cpu
+        spent = [server.cpu() - before for server, before in zip(servers, cpu, strict=True)]
+        figures["server_cpu"] = sum(spent)
+        figures["worker_cpu"] = sum(spent[side.processes :])
         figures["pg_cpu"] = on_pg.cpu() - pg_cpu if on_pg is not None else 0.0
     exits = [server.exit_code for server in servers]
     figures["exit_code"] = next((code for code in exits if code), exits[0])
@@ -262,6 +283,13 @@ def _one(
     elif side.name.startswith("floor"):
         figures["floor_rows"] = sqlite_floor_rows(folder / f"floor-{n}" / "floor.db")
     return figures
+
+
+def worker(env: dict[str, str], log_file: Path, name: str) -> AbstractContextManager[Child]:
+    """A `skillrelay worker` process (its default --poll; on PostgreSQL the inbox's
+    notifications wake it), started once its pipeline runs; stopped (SIGTERM) at the end."""
+    args = ["-m", "plugin", "--log-level", "INFO", "worker", "--id", name, "--jira-dry-run"]
+    return child(args, env, log_file, f"pipeline: worker {name}, batches of", listens=False)
 
 
 def sqlite_floor_rows(path: Path) -> int:
@@ -341,8 +369,10 @@ def report(found: dict[str, list[dict[str, Any]]], seconds: float, warmup: float
         "unless said). The PostgreSQL sides share one PostgreSQL "
         f"{version()} server on 127.0.0.1, started for the run with {durability()}, "
         "and each get a fresh database made from a migrated template, after a checkpoint. "
-        "Server CPU is our process's (both "
-        "processes' for the two-process side); PostgreSQL CPU is its server's processes' "
+        "Server CPU is our processes': both receivers' for the two-process side, the "
+        "receiver's and the worker's for the sides with a `skillrelay worker` (its default "
+        "`--poll`, 2 s; on PostgreSQL the inbox's notifications wake it, on SQLite nothing "
+        "does). PostgreSQL CPU is its server's processes' "
         "(the postmaster, its backends and background workers), over the same measured "
         "seconds. The two-process side runs one wrk per process at the same time (4 "
         "connections, 1 thread each) and adds their requests/s up; its latencies are the "
@@ -400,7 +430,24 @@ def report(found: dict[str, list[dict[str, Any]]], seconds: float, warmup: float
         f"{max(f['client_cpu'] for runs in found.values() for f in runs):.1f} s of CPU in "
         f"{seconds:g} s, so the reference is not capped by its load generator.",
     ]
+    decided = [
+        f"{side.name} {sum(f['inbox'].get('new', 0) for f in runs):,} of "
+        f"{sum(sum(f['inbox'].values()) for f in runs):,}"
+        for side in SIDES
+        if (runs := found.get(side.name)) and side.stores and _decides(side)
+    ]
+    if decided:
+        lines += [
+            "",
+            "Left undecided when the processes were stopped (events still `new` in the inbox, "
+            "over the rounds, of those stored), where something decides: "
+            f"{', '.join(decided)}.",
+        ]
     return "\n".join(lines) + "\n"
+
+
+def _decides(side: Side) -> bool:
+    return side.workers > 0 or "--no-worker" not in side.args
 
 
 def _stored(figures: dict[str, Any]) -> int | None:

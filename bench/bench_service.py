@@ -124,10 +124,12 @@ def _stat_cpu(pid: int, *, children: bool = False) -> float:
 
 @contextmanager
 def child(
-    args: Sequence[str], env: Mapping[str, str], log_file: Path, ready: str = ""
-) -> Iterator[Child]:
-    """Start `python *args`, wait for its `listening on <url>` line (and `ready`, when the
-    server prints one once it serves); stopped (SIGTERM, then killed) however it ends."""
+    args: Sequence[str], env: Mapping[str, str], log_file: Path, ready: str = "", *,
+    listens: bool = True,
+) -> Iterator[Child]:  # fmt: skip
+    """Start `python *args`, wait for its `listening on <url>` line (unless it `listens` on no
+    port) and `ready`, when it prints one once it serves; stopped (SIGTERM, then killed)
+    however it ends."""
     with log_file.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, *args],
@@ -139,15 +141,15 @@ def child(
     found = Child(process, log_file)
     try:
         deadline = time.monotonic() + START_TIMEOUT
-        while not found.url:
+        while True:
             log = found.log
             match = re.search(r"(?:listening on|Listening at:) (http://[\w.:\[\]]+)", log)
-            if match and ready in log:
-                found.url = match.group(1)
-            elif process.poll() is not None or time.monotonic() > deadline:
+            if (match or not listens) and ready in log:
+                found.url = match.group(1) if match else ""
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{args[:3]} did not start:\n{found.log[-3000:]}")
-            else:
-                time.sleep(0.05)
+            time.sleep(0.05)
         yield found
         process.send_signal(signal.SIGTERM)
         found.exit_code = process.wait(20)

@@ -1,7 +1,8 @@
 """Smoke test of the ingest benchmark: wrk against the bare reference and `serve --no-worker`
-on SQLite, and the floor, `serve --no-worker` and two `serve --no-worker` processes on one
-PostgreSQL server, and `serve --server granian --no-worker` and the floor on granian, for a
-second each, one round; every acknowledged delivery is stored once."""
+on SQLite, and the floor, `serve --no-worker`, two `serve --no-worker` processes and a
+receiver beside a `skillrelay worker` on one PostgreSQL server, and `serve --server granian
+--no-worker` and the floor on granian, for a second each, one round; every acknowledged
+delivery is stored once."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ NAMES = (
     "receive2_pg",
     "granian",
     "floor_granian",
+    "split_pg",
 )
 pytestmark = pytest.mark.postgres
 
@@ -88,6 +90,18 @@ def test_both_processes_of_the_two_process_side_answered(
     assert two["rps"] == pytest.approx(sum(two["per_process_rps"]))
 
 
+def test_the_worker_beside_the_receiver_decides_what_it_stores_and_is_measured_with_it(
+    found: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The scaled-out side counts only if a worker process really decides the deliveries
+    (woken by the inbox's notifications, long before its 2 s poll) and its CPU is counted."""
+    [side] = found["split_pg"]
+    assert side["errors"] == 0 and side["exit_code"] == 0, side
+    assert sum(side["inbox"].values()) >= side["acknowledged"] > 50, side
+    assert side["inbox"].get("processed", 0) >= 0.8 * side["acknowledged"], side
+    assert 0 < side["worker_cpu"] < side["server_cpu"], side
+
+
 def test_the_postgresql_floor_stores_every_acknowledged_body(
     found: dict[str, list[dict[str, Any]]],
 ) -> None:
@@ -112,8 +126,10 @@ def test_the_report_gives_the_targets_that_can_be_computed(
     ):
         assert ratio in text
     assert "≤ 1.1×" in text and "≥ 1.3×" in text
+    assert "| T2 scaled out on PostgreSQL: receiver + worker process / bare |" in text
+    assert "Left undecided when the processes were stopped" in text and "split_pg " in text
     # Each row says which database its side used.
     rows = {s.label: s.database for s in SIDES if s.name in NAMES}
     for label, database in rows.items():
         assert f"| {label} | {database} |" in text
-    assert sum(database == POSTGRES for database in rows.values()) == 3
+    assert sum(database == POSTGRES for database in rows.values()) == 4

@@ -32,12 +32,14 @@ class Loop:
         interval: float,
         stop: threading.Event,
         spacing: float = 0.0,
+        end: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self.step = step
         self.interval = interval
         self.spacing = spacing
         self.stop = stop
+        self.end = end  # run in the loop's thread once it stops (closing what it holds)
         self._wake = threading.Event()
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
 
@@ -69,4 +71,6 @@ class Loop:
                 # Woken sooner than `spacing` after the last step began: let the work pile up
                 # a little, so a busy loop runs fewer, bigger steps.
                 self.stop.wait(started + self.spacing - time.monotonic())
+        if self.end is not None:
+            self.end()
         log.info("%s: stopped", self.name)

@@ -1,0 +1,152 @@
+"""Receiving and deciding in separate processes on PostgreSQL: the inbox notifies channel
+`skillrelay_inbox` on every insert (migration 0007) and a worker's listener wakes its
+pipeline, so a delivery another process stored is decided at once, not at the next poll."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from alembic import command
+
+from plugin.service.listen import APPLICATION, CHANNEL, InboxListener
+from plugin.service.loop import Loop
+from plugin.store import Store, migrate
+from plugin.store.models import InboxEvent
+from tests.test_service_support import (
+    BEN,
+    EXAMPLE,
+    FORWARD_SECRET,
+    JIRA_SECRETS,
+    child_env,
+    jira_done,
+    launched,
+    manifest_file,
+)
+from webhooks.signature import sign
+
+pytestmark = pytest.mark.postgres
+NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+
+
+def admin(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def event(key: str) -> InboxEvent:
+    return InboxEvent("test", "ticket_transition", key, {"n": key}, NOW)
+
+
+def notified(conn: psycopg.Connection[tuple[object, ...]], seconds: float) -> list[str]:
+    return [n.channel for n in conn.notifies(timeout=seconds, stop_after=1)]
+
+
+def test_rows_entering_the_inbox_notify_listeners_and_the_downgrade_stops_it(
+    postgres_db_url: str,
+) -> None:
+    migrate.upgrade(postgres_db_url)
+    with (
+        psycopg.connect(admin(postgres_db_url), autocommit=True) as listening,
+        Store.open(postgres_db_url) as store,
+    ):
+        listening.execute(f"LISTEN {CHANNEL}")
+        store.inbox.add_many([event("a"), event("b")])
+        assert notified(listening, 5) == [CHANNEL]
+        store.inbox_writer.add_new([event("c")])
+        assert notified(listening, 5) == [CHANNEL]
+        with migrate.connected(postgres_db_url) as conn:
+            command.downgrade(migrate.alembic_config(conn), "0006")
+            conn.commit()
+        store.inbox.add_many([event("d")])
+        assert notified(listening, 0.5) == []
+
+
+def wait_until(check: Callable[[], bool], seconds: float) -> float:
+    """How long `check` took to hold; fails the test after `seconds`."""
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < seconds, "not within the time allowed"
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def test_the_listener_wakes_on_an_insert_comes_back_after_losing_its_connection_and_stops(
+    postgres_db_url: str,
+) -> None:
+    migrate.upgrade(postgres_db_url)
+    woken = threading.Event()
+    stop = threading.Event()
+    with Store.open(postgres_db_url) as store:
+        listener = InboxListener(store.engine.url, woken.set, stop)
+        loop = Loop("listen", listener.step, interval=0.2, stop=stop, end=listener.close)
+        loop.start()
+        try:
+            wait_until(woken.is_set, 10)  # a new connection wakes once, for what it missed
+            woken.clear()
+            store.inbox.add_many([event("first")])
+            assert wait_until(woken.is_set, 5) < 1.0
+            with psycopg.connect(admin(postgres_db_url), autocommit=True) as conn:
+                killed = conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = %s",
+                    (APPLICATION,),
+                ).fetchall()
+            assert killed == [(True,)]
+            woken.clear()
+            wait_until(woken.is_set, 10)  # connected again
+            woken.clear()
+            store.inbox.add_many([event("second")])
+            assert wait_until(woken.is_set, 5) < 1.0
+        finally:
+            stop.set()
+            assert loop.join(3.0)
+        with psycopg.connect(admin(postgres_db_url), autocommit=True) as conn:
+            left = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                (APPLICATION,),
+            ).fetchone()
+        assert left == (0,)  # the loop's end closed the connection
+
+
+def test_a_worker_process_decides_what_a_receiving_process_stored_before_its_next_poll(
+    tmp_path: Path, postgres_db_url: str
+) -> None:
+    """`serve --no-worker` receives, `worker --poll 60` decides: without the notification
+    the delivery would wait a minute for the worker's next look at the inbox."""
+    migrate.upgrade(postgres_db_url)
+    manifest = manifest_file(tmp_path, jira="http://127.0.0.1:9", lrs="http://127.0.0.1:9/xAPI")
+    env = child_env(postgres_db_url, manifest, **JIRA_SECRETS, LRS_FORWARD_SECRET=FORWARD_SECRET)
+    receiver_args = ["serve", "--no-worker", "--no-sync", "--port", "0", "--jira-dry-run"]
+    worker_args = ["worker", "--poll", "60", "--pipeline-only", "--id", "decider", "--jira-dry-run"]
+    with (
+        launched(receiver_args, env, tmp_path / "serve.log") as receiver,
+        launched(worker_args, env, tmp_path / "worker.log") as worker,
+        Store.open(postgres_db_url) as store,
+    ):
+        url = receiver.wait_for(r"http: listening on (http://\S+)").group(1)
+        worker.wait_for(r"pipeline: woken by notifications on skillrelay_inbox")
+        worker.wait_for(r"pipeline: worker decider, batches of")
+        time.sleep(0.5)  # the worker's first run (at its start) is over: it waits a minute
+        ben = EXAMPLE.people_by_id["ben.carter"]
+        body = jira_done("PAY-7", BEN, ben.name, "skill-feature-flags", NOW, ben.email)
+        headers = {
+            "X-Hub-Signature": sign(JIRA_SECRETS["JIRA_WEBHOOK_SECRET"], body),
+            "Content-Type": "application/json",
+        }
+        answer = requests.post(f"{url}/webhooks/jira", data=body, headers=headers, timeout=10)
+        assert answer.status_code == 200 and answer.json()["status"] == "stored"
+
+        def decided() -> bool:
+            items = store.inbox.list(source="jira")
+            return bool(items) and all(i.status == "processed" for i in items)
+
+        assert wait_until(decided, 10) < 5.0, worker.log
+        assert "1 event(s) decided" in worker.log
+        assert worker.terminate()[0] == 0
+        assert receiver.terminate()[0] == 0
