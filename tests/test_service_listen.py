@@ -1,6 +1,7 @@
-"""Receiving and deciding in separate processes on PostgreSQL: the inbox notifies channel
-`skillrelay_inbox` on every insert (migration 0007) and a worker's listener wakes its
-pipeline, so a delivery another process stored is decided at once, not at the next poll."""
+"""Receiving, deciding and delivering in separate processes on PostgreSQL: inserts into the
+inbox notify channel `skillrelay_inbox`, into the outbox `skillrelay_outbox` (migration
+0007), and a worker's listener wakes its pipeline or its outbox, so what another process
+stored is decided or delivered at once, not at the next poll."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 import requests
 from alembic import command
 
-from plugin.service.listen import APPLICATION, CHANNEL, InboxListener
+from plugin.service.listen import APPLICATION, INBOX, OUTBOX, Listener
 from plugin.service.loop import Loop
 from plugin.store import Store, migrate
 from plugin.store.models import InboxEvent
@@ -47,7 +48,7 @@ def notified(conn: psycopg.Connection[tuple[object, ...]], seconds: float) -> li
     return [n.channel for n in conn.notifies(timeout=seconds, stop_after=1)]
 
 
-def test_rows_entering_the_inbox_notify_listeners_and_the_downgrade_stops_it(
+def test_rows_entering_the_inbox_or_the_outbox_notify_listeners_until_the_downgrade(
     postgres_db_url: str,
 ) -> None:
     migrate.upgrade(postgres_db_url)
@@ -55,15 +56,19 @@ def test_rows_entering_the_inbox_notify_listeners_and_the_downgrade_stops_it(
         psycopg.connect(admin(postgres_db_url), autocommit=True) as listening,
         Store.open(postgres_db_url) as store,
     ):
-        listening.execute(f"LISTEN {CHANNEL}")
+        listening.execute(f"LISTEN {INBOX}")
+        listening.execute(f"LISTEN {OUTBOX}")
         store.inbox.add_many([event("a"), event("b")])
-        assert notified(listening, 5) == [CHANNEL]
-        store.inbox_writer.add_new([event("c")])
-        assert notified(listening, 5) == [CHANNEL]
+        assert notified(listening, 5) == [INBOX]
+        store.inbox_writer.add_new([event("c")])  # the webhooks' writer
+        assert notified(listening, 5) == [INBOX]
+        store.outbox.enqueue("label:PAY-1", "jira", "label", {"issue": "PAY-1", "label": "x"})
+        assert notified(listening, 5) == [OUTBOX]
         with migrate.connected(postgres_db_url) as conn:
             command.downgrade(migrate.alembic_config(conn), "0006")
             conn.commit()
         store.inbox.add_many([event("d")])
+        store.outbox.enqueue("label:PAY-2", "jira", "label", {"issue": "PAY-2", "label": "x"})
         assert notified(listening, 0.5) == []
 
 
@@ -83,7 +88,7 @@ def test_the_listener_wakes_on_an_insert_comes_back_after_losing_its_connection_
     woken = threading.Event()
     stop = threading.Event()
     with Store.open(postgres_db_url) as store:
-        listener = InboxListener(store.engine.url, woken.set, stop)
+        listener = Listener(store.engine.url, {INBOX: woken.set}, stop)
         loop = Loop("listen", listener.step, interval=0.2, stop=stop, end=listener.close)
         loop.start()
         try:
@@ -130,7 +135,7 @@ def test_a_worker_process_decides_what_a_receiving_process_stored_before_its_nex
         Store.open(postgres_db_url) as store,
     ):
         url = receiver.wait_for(r"http: listening on (http://\S+)").group(1)
-        worker.wait_for(r"pipeline: woken by notifications on skillrelay_inbox")
+        worker.wait_for(r"listen: woken by notifications on skillrelay_inbox")
         worker.wait_for(r"pipeline: worker decider, batches of")
         time.sleep(0.5)  # the worker's first run (at its start) is over: it waits a minute
         ben = EXAMPLE.people_by_id["ben.carter"]
@@ -150,3 +155,28 @@ def test_a_worker_process_decides_what_a_receiving_process_stored_before_its_nex
         assert "1 event(s) decided" in worker.log
         assert worker.terminate()[0] == 0
         assert receiver.terminate()[0] == 0
+
+
+def test_an_outbox_only_worker_delivers_what_another_process_queued_before_its_next_poll(
+    tmp_path: Path, postgres_db_url: str
+) -> None:
+    migrate.upgrade(postgres_db_url)
+    manifest = manifest_file(tmp_path, jira="http://127.0.0.1:9", lrs="http://127.0.0.1:9/xAPI")
+    env = child_env(postgres_db_url, manifest, **JIRA_SECRETS, LRS_FORWARD_SECRET=FORWARD_SECRET)
+    env.update(LRS_USERNAME="u", LRS_PASSWORD="p")  # an LRS sender is built, never used here
+    args = ["worker", "--poll", "60", "--outbox-only", "--id", "sender", "--jira-dry-run"]
+    with (
+        launched(args, env, tmp_path / "worker.log") as worker,
+        Store.open(postgres_db_url) as store,
+    ):
+        worker.wait_for(r"listen: woken by notifications on skillrelay_outbox")
+        worker.wait_for(r"outbox: worker sender delivering")
+        time.sleep(0.5)  # its first look at the outbox is over: it waits a minute
+        store.outbox.enqueue("label:PAY-9", "jira", "label", {"issue": "PAY-9", "label": "x"})
+
+        def delivered() -> bool:
+            return [i.status for i in store.outbox.list()] == ["done"]
+
+        assert wait_until(delivered, 10) < 5.0, worker.log
+        assert "jira dry run, not written: label PAY-9 +x" in worker.log
+        assert worker.terminate()[0] == 0

@@ -7,7 +7,7 @@ serve (one process):   http (waitress I/O loop + N request threads) --wakes--> p
                        outbox   (on a wake, else every --poll s)
 worker (scale-out):    pipeline and/or outbox as above, no http and no sync; several worker
                        processes share one PostgreSQL store (claims skip locked rows).
-On PostgreSQL:         listen (inbox notifications from any process)  --wakes--> pipeline
+On PostgreSQL:         listen (any process's inbox / outbox inserts)  --wakes--> pipeline / outbox
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from plugin.runtime import Secrets
 from plugin.service.granian_http import GranianHttp
 from plugin.service.guard import Limits
 from plugin.service.http import HttpServer
-from plugin.service.listen import InboxListener
+from plugin.service.listen import INBOX, OUTBOX, Listener
 from plugin.service.loop import Loop
 from plugin.service.parts import Stoppable, pipeline, senders, sync_sources
 from plugin.service.run import Service
@@ -135,11 +135,6 @@ def worker_loops(
             "pipeline", decide, interval=settings.poll, stop=stop, spacing=PIPELINE_SPACING
         )
         loops.insert(0, pipeline_loop)
-        if opened.store.dialect == "postgresql":  # other processes' deliveries wake it too
-            listener = InboxListener(opened.store.engine.url, pipeline_loop.wake, stop)
-            loops.append(
-                Loop("listen", listener.step, interval=settings.poll, stop=stop, end=listener.close)
-            )
         planner = notify_loop(opened, settings, stop, outbox_loop)
         if planner is not None:
             loops.append(planner)
@@ -148,6 +143,14 @@ def worker_loops(
             settings.worker_id,
             settings.batch,
             settings.poll,
+        )
+    if opened.store.dialect == "postgresql" and loops:  # other processes' rows wake them too
+        wakes = {INBOX: pipeline_loop, OUTBOX: outbox_loop}
+        listener = Listener(
+            opened.store.engine.url, {c: w.wake for c, w in wakes.items() if w}, stop
+        )
+        loops.append(
+            Loop("listen", listener.step, interval=settings.poll, stop=stop, end=listener.close)
         )
     return loops, pipeline_loop
 

@@ -1,12 +1,13 @@
-"""On PostgreSQL, a notification on channel `skillrelay_inbox` whenever rows enter the inbox.
+"""On PostgreSQL, a notification whenever rows enter the inbox (channel `skillrelay_inbox`)
+or the outbox (`skillrelay_outbox`).
 
-A `worker` process (or another `serve`) listens and decides at once, instead of at its next
-poll: receiving and deciding in separate processes is how a PostgreSQL deployment scales,
-and the receivers cannot wake a thread of another process. A trigger, not the writers,
-sends it, so every writer (webhooks, the sync, the xAPI pull, imports) is covered. Once a
-statement, whatever it inserted: PostgreSQL folds the notifications of one transaction into
-one, and a listener that wakes for nothing finds nothing to claim. SQLite has no listeners:
-nothing to do there.
+A `worker` process (or another `serve`) listens and decides or delivers at once, instead of
+at its next poll: receiving and deciding in separate processes is how a PostgreSQL
+deployment scales, and no process can wake another's threads. Triggers, not the writers,
+send them, so every writer is covered (webhooks, the sync, the xAPI pull, imports, the
+pipeline's effects). Once a statement, whatever it inserted: PostgreSQL folds the
+notifications of one transaction into one, and a listener woken for nothing finds nothing
+to claim. SQLite has no listeners: nothing to do there.
 
 Revision ID: 0007
 Revises: 0006
@@ -22,24 +23,27 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-CHANNEL = "skillrelay_inbox"  # plugin.service.listen listens on it
+# table: channel (plugin.service.listen listens on them)
+CHANNELS = {"inbox": "skillrelay_inbox", "outbox": "skillrelay_outbox"}
 
 
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(
-        "CREATE FUNCTION skillrelay_inbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$ "
-        f"BEGIN PERFORM pg_notify('{CHANNEL}', ''); RETURN NULL; END $$"
+        "CREATE FUNCTION skillrelay_notify() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN PERFORM pg_notify(TG_ARGV[0], ''); RETURN NULL; END $$"
     )
-    op.execute(
-        "CREATE TRIGGER inbox_notify AFTER INSERT ON inbox "
-        "FOR EACH STATEMENT EXECUTE FUNCTION skillrelay_inbox_notify()"
-    )
+    for table, channel in CHANNELS.items():
+        op.execute(
+            f"CREATE TRIGGER {table}_notify AFTER INSERT ON {table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION skillrelay_notify('{channel}')"
+        )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute("DROP TRIGGER inbox_notify ON inbox")
-    op.execute("DROP FUNCTION skillrelay_inbox_notify()")
+    for table in CHANNELS:
+        op.execute(f"DROP TRIGGER {table}_notify ON {table}")
+    op.execute("DROP FUNCTION skillrelay_notify()")
