@@ -47,7 +47,7 @@ import statistics
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, ExitStack, closing
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,15 +55,15 @@ from typing import Any
 from bench.bench_service import (
     SECRETS,
     THREADS,
-    Child,
     Databases,
     base_env,
     child,
     closed_port,
     inbox_counts,
+    offline_manifest,
     serve_args,
     template_file,
-    write_manifest,
+    worker,
 )
 from bench.ingest_pg import POSTGRES_DEFAULT, Postgres, durability, postgres, version
 from bench.service_load import Deliveries
@@ -285,13 +285,6 @@ def _one(
     return figures
 
 
-def worker(env: dict[str, str], log_file: Path, name: str) -> AbstractContextManager[Child]:
-    """A `skillrelay worker` process (its default --poll; on PostgreSQL the inbox's
-    notifications wake it), started once its pipeline runs; stopped (SIGTERM) at the end."""
-    args = ["-m", "plugin", "--log-level", "INFO", "worker", "--id", name, "--jira-dry-run"]
-    return child(args, env, log_file, f"pipeline: worker {name}, batches of", listens=False)
-
-
 def sqlite_floor_rows(path: Path) -> int:
     """How many bodies a SQLite floor stored."""
     with closing(sqlite3.connect(path)) as conn:
@@ -315,12 +308,7 @@ def measure(
         )
         # Distinct deliveries for each process of a side (process 0's for every side).
         loads = [_load(made, p, folder, measured) for p in range(max(s.processes for s in sides))]
-        manifest = write_manifest(
-            folder,
-            jira=f"http://127.0.0.1:{closed_port()}",
-            lrs=f"http://127.0.0.1:{closed_port()}/xAPI",
-            people=0,
-        )
+        manifest = offline_manifest(folder)
         n = 0
         for r in range(rounds):
             turn = r % len(sides)

@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -159,6 +159,13 @@ def child(
             process.wait(10)
 
 
+def worker(env: Mapping[str, str], log_file: Path, name: str) -> AbstractContextManager[Child]:
+    """A `skillrelay worker` process (its default --poll; on PostgreSQL the inbox's
+    notifications wake it), started once its pipeline runs; stopped (SIGTERM) at the end."""
+    args = ["-m", "plugin", "--log-level", "INFO", "worker", "--id", name, "--jira-dry-run"]
+    return child(args, env, log_file, f"pipeline: worker {name}, batches of", listens=False)
+
+
 def serve_args(*extra: str) -> list[str]:
     return ["-m", "plugin", "--log-level", "INFO", "serve", "--port", "0", "--no-sync",
             "--threads", str(THREADS), "--id", "bench", "--jira-dry-run", *extra]  # fmt: skip
@@ -224,6 +231,17 @@ class Databases:
         path = self.folder / f"store-{self.made}.db"
         shutil.copyfile(self.template, path)
         return f"sqlite:///{path}", path
+
+
+def offline_manifest(folder: Path) -> Path:
+    """`write_manifest` with Jira and the LRS on closed ports and no extra people: for
+    benchmarks that only receive and decide, never deliver."""
+    return write_manifest(
+        folder,
+        jira=f"http://127.0.0.1:{closed_port()}",
+        lrs=f"http://127.0.0.1:{closed_port()}/xAPI",
+        people=0,
+    )
 
 
 def inbox_counts(path: Path) -> dict[str, int]:
@@ -297,12 +315,7 @@ def measure_ingest(
         folder = Path(tmp)
         dbs = Databases(folder)
         template = template_file(folder)
-        manifest = write_manifest(
-            folder,
-            jira=f"http://127.0.0.1:{closed_port()}",
-            lrs=f"http://127.0.0.1:{closed_port()}/xAPI",
-            people=0,
-        )
+        manifest = offline_manifest(folder)
         lrs_env = {"LRS_USERNAME": "bench", "LRS_PASSWORD": "bench-password"}
 
         def side(name: str, args: list[str], path: Path | None, **kw: Any) -> None:

@@ -25,15 +25,14 @@ from typing import Any
 import psycopg
 import requests
 
-from bench.bench_ingest import worker
 from bench.bench_service import (
     SECRETS,
     base_env,
     child,
-    closed_port,
+    offline_manifest,
     serve_args,
     template_file,
-    write_manifest,
+    worker,
 )
 from bench.ingest_pg import Postgres, postgres, version
 from bench.service_load import ANONYMOUS, Deliveries
@@ -51,12 +50,7 @@ def measure(
     with tempfile.TemporaryDirectory(prefix="bench-wake-") as tmp, postgres(True) as pg:
         assert pg is not None
         folder = Path(tmp)
-        manifest = write_manifest(
-            folder,
-            jira=f"http://127.0.0.1:{closed_port()}",
-            lrs=f"http://127.0.0.1:{closed_port()}/xAPI",
-            people=0,
-        )
+        manifest = offline_manifest(folder)
         template = template_file(folder).read_text()
         n = max(1, round(rate * seconds))
         for r in range(rounds):
@@ -79,7 +73,7 @@ def _side(
         with psycopg.connect(pg.server.dsn(name), autocommit=True) as conn:
             conn.execute("DROP TRIGGER inbox_notify ON inbox")
     env = base_env(database, manifest, LRS_USERNAME="bench", LRS_PASSWORD="bench-password")
-    logs = folder / f"{name}"
+    logs = folder / name
     with (
         child(serve_args("--no-worker"), env, logs.with_suffix(".serve.log")) as serve,
         worker(env, logs.with_suffix(".worker.log"), "w0"),
@@ -93,22 +87,22 @@ def _side(
                 f"{serve.url}/webhooks/jira", data=body, headers=headers, timeout=30
             )
             answer.raise_for_status()
-        deadline = time.monotonic() + SETTLE
-        while _latencies(pg, name).count(None) and time.monotonic() < deadline:
-            time.sleep(0.1)
-    found = _latencies(pg, name)
+        with psycopg.connect(pg.server.dsn(name), autocommit=True) as conn:
+            deadline = time.monotonic() + SETTLE
+            while None in (found := _latencies(conn)) and time.monotonic() < deadline:
+                time.sleep(0.1)
     pg.drop(database)
     if None in found or len(found) != n:
         raise RuntimeError(f"{side}: {found.count(None)} of {n} deliveries left undecided")
     return [value for value in found if value is not None]
 
 
-def _latencies(pg: Postgres, name: str) -> list[float | None]:
-    with psycopg.connect(pg.server.dsn(name)) as conn:
-        rows = conn.execute(
-            "SELECT extract(epoch FROM processed_at - received_at) FROM inbox "
-            "WHERE source = 'jira' AND kind != 'delivery' ORDER BY id"
-        ).fetchall()
+def _latencies(conn: psycopg.Connection[Any]) -> list[float | None]:
+    """Each stored event's decide latency in seconds, None while it is undecided."""
+    rows = conn.execute(
+        "SELECT extract(epoch FROM processed_at - received_at) FROM inbox "
+        "WHERE source = 'jira' AND kind != 'delivery' ORDER BY id"
+    ).fetchall()
     return [None if value is None else float(value) for (value,) in rows]
 
 
@@ -157,5 +151,4 @@ def report(found: dict[str, list[list[float]]], rate: float, seconds: float) -> 
 def run(scale: float) -> str:
     seconds = max(1.0, SECONDS * scale)
     rounds = ROUNDS if scale >= 1 else 1
-    found: dict[str, Any] = measure(RATE, seconds, rounds)
-    return report(found, RATE, seconds)
+    return report(measure(RATE, seconds, rounds), RATE, seconds)

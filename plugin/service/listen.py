@@ -41,7 +41,6 @@ class Listener:
         self._wakes = dict(wakes)  # channel: what to wake
         self._stop = stop
         self._conn: psycopg.Connection[TupleRow] | None = None
-        self.woken = 0  # notifications passed on, for tests
 
     def step(self) -> bool:
         """Listen for up to WAIT seconds, waking the loop of each notification's channel;
@@ -52,7 +51,6 @@ class Listener:
         conn = self._conn or self._connect()
         try:
             for notification in conn.notifies(timeout=WAIT):
-                self.woken += 1
                 self._wakes[notification.channel]()
                 if self._stop.is_set():
                     break
