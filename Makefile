@@ -44,8 +44,12 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
+# Test files run on $(TEST_WORKERS) worker processes, each file whole on one worker (its module
+# fixtures start once); every worker starts its own PostgreSQL, Ralph and Chromium.
+TEST_WORKERS ?= 2
+
 pytest: $(VENV)/.installed peers
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test: lint typecheck pytest
 
