@@ -79,15 +79,25 @@ def test_demo_runs_the_whole_loop(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "problem" not in out
     # Messages: within the budget, by Jira mention or e-mail to the local SMTP sink, in the
     # person's language; a reminder for a module left, an invitation, a check-in prompt.
-    messages = out[out.index("messages ") :]
-    for line in (
-        "approval_needed    sent      1",
-        "checkin_prompt     sent      3",
-        "sprint_invitation  sent      3",
-        "stalled_reminder   sent      2",
-        "apply_suggestion   sent      4",
-    ):
-        assert line in messages, line
+    # The planner ticks at fixed points of the story, so the table is the same on a busy
+    # machine: the budget (3 a day) digests one award and one check-in, and drops one
+    # suggestion.
+    messages = out[out.index("messages ") : out.index("e-mails caught")]
+    table = [" ".join(line.split()) for line in messages.splitlines()[1:-1]]
+    assert table == [
+        "apply_suggestion dropped 1",
+        "apply_suggestion sent 6",
+        "approval_needed sent 1",
+        "awarded digested 1",
+        "awarded sent 3",
+        "checkin_prompt digested 1",
+        "checkin_prompt sent 2",
+        "revoked sent 1",
+        "sprint_invitation sent 3",
+        "stalled_reminder sent 2",
+    ], messages
+    assert "21 messages planned within the budget" in messages
+    assert "15 e-mails caught by the local SMTP sink" in out
     assert "[en] amara.okafor@northwind.example: Your approval, please: Ben Carter applied" in out
     assert "[ru] farah.haddad@northwind.example: Продолжим «Reading a query plan»?" in out
     assert "[en] kofi.asante@northwind.example: Pick up where you left off" in out

@@ -4,6 +4,7 @@ write-back, a manager's approval; then who earned what and why."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,7 +87,11 @@ def run_loop(
     lrs: LrsClient,
     log: Captured,
     completions: int,
+    plan: Callable[[], None],
 ) -> LoopReport:
+    """The story: the LRS synced, tickets delivered and decided, two reopened, awards
+    approved; the notification planner ticks after the sync and after the decisions (and,
+    in `_messages`, at the end)."""
     report = LoopReport()
     assert service.http is not None
     base = service.http.address
@@ -108,10 +113,12 @@ def run_loop(
         )
         if not synced:
             report.fail(f"sync: {found} of {completions} completions after {TIMEOUT:g} s")
+        plan()
         say("jira", post_all(base, TICKETS, manifest, report))
         keys = [w.key for w in TICKETS]
         if not wait(lambda: decided(store, keys), TIMEOUT):
             report.fail("the pipeline did not decide every ticket in time")
+        plan()
         reopened = [w for w in TICKETS if w.reopened]
         if reopened:
             say("jira", post_all(base, reopened, manifest, report, reopen=True))

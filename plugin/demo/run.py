@@ -97,8 +97,15 @@ def _with_lrs(
             service = demo_service.start(served, url, env)
             try:
                 report: LoopReport = run_loop(
-                    load_manifest(served), url, service, client, log, len(statements)
+                    load_manifest(served),
+                    url,
+                    service,
+                    client,
+                    log,
+                    len(statements),
+                    lambda: demo_service.plan(service),
                 )
+                demo_service.plan(service)
                 _messages(url, sink, report)
             finally:
                 service.shutdown()
@@ -118,13 +125,14 @@ def started_lately() -> list[Step]:
 
 
 def _messages(url: str, sink: SmtpSink, report: LoopReport) -> None:
-    """Wait for the planner's next ticks and the outbox, then show what people got."""
+    """Wait for the outbox to send what the planner's last tick planned, then show what
+    people got."""
     with Store.open(url) as store:
         seen: list[tuple[int, int]] = []
 
         def settled() -> bool:
-            # The planner runs every 0.5 s: settled once two looks a second apart agree,
-            # every e-mail it sent has arrived and the outbox is empty.
+            # Settled once two looks a second apart agree, every e-mail sent has arrived
+            # and the outbox is empty.
             notices = store.notices.list(limit=10_000)
             sent = sum(1 for n in notices if n.status == "sent" and n.channel == "email")
             seen.append((len(notices), sent))

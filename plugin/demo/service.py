@@ -26,6 +26,7 @@ from plugin.service.run import Service
 WEBHOOK_SECRET = "demo-webhook-secret"  # noqa: S105 - a demo value, never a real secret
 SERVICE_LOG = "skillrelay.service"
 DRY_RUN = "jira dry run, not written: "
+PLANNER = "notify"  # the planner's loop: ticked by the demo at fixed points of its story
 
 
 RUSSIAN = ("elena.petrova", "farah.haddad")  # read their messages in Russian
@@ -136,7 +137,7 @@ def captured() -> Iterator[Captured]:
 def start(manifest_file: Path, database: str, env: Mapping[str, str]) -> Service:
     """`serve --port 0 --poll 0.2 --id demo --jira-dry-run`, started in this process (no
     signal handlers: the demo stops it with `shutdown()`); "apply it now" searches the demo's
-    offline backlog instead of Jira."""
+    offline backlog instead of Jira. The planner is not started: see `plan`."""
     manifest = load_manifest(manifest_file)
     settings = compose.Settings(
         manifest_file,
@@ -152,10 +153,20 @@ def start(manifest_file: Path, database: str, env: Mapping[str, str]) -> Service
         settings, compose.Http(port=0, threads=4), compose.Workers(), 300.0, env
     )
     for loop in service.loops:
-        loop.start()
+        if loop.name != PLANNER:
+            loop.start()
     if service.http is not None:
         service.http.start()
     return service
+
+
+def plan(service: Service) -> None:
+    """One planning tick of the notification planner, now. The demo's planner does not run
+    on its clock: ticks that fell between the story's steps made the messages depend on the
+    machine's speed (a busy machine planned a check-in after an award took its place)."""
+    for loop in service.loops:
+        if loop.name == PLANNER:
+            loop.step()
 
 
 def wait(until: Callable[[], bool], timeout: float, poll: float = 0.1) -> bool:
