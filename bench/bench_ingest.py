@@ -126,8 +126,12 @@ SIDES = (
     Side("granian24", "`serve --server granian --no-worker`, 24 connections",
          serve_args("--no-worker", "--server", "granian"), connections=3 * CONNECTIONS,
          stores=True),
-    Side("serve_pg", "`serve --server granian` on PostgreSQL (workers in the process)",
-         serve_args("--server", "granian"), stores=True, database=POSTGRES),
+    Side("serve_pg", "`serve --server granian --worker-processes 0` on PostgreSQL (workers in "
+         "the process)", serve_args("--server", "granian", "--worker-processes", "0"),
+         stores=True, database=POSTGRES),
+    Side("serve_pg_proc", "`serve --server granian` on PostgreSQL (its default: the workers in "
+         "a `skillrelay worker` process it starts)", serve_args("--server", "granian"),
+         stores=True, database=POSTGRES, ready="pipeline: worker bench-w1, batches of"),
     Side("split_pg", "`serve --server granian --no-worker` + a `skillrelay worker` process, "
          "one PostgreSQL database (scale-out)", serve_args("--no-worker", "--server", "granian"),
          stores=True, database=POSTGRES, workers=1),
@@ -174,6 +178,10 @@ RATIOS: tuple[Ratio, ...] = (
     Ratio("deciding in a worker process / in `serve`'s, PostgreSQL", "split_pg", "serve_pg",
           0.0),
     Ratio("deciding in a worker process / in `serve`'s, SQLite", "split", "granian_serve", 0.0),
+    Ratio("T2 on PostgreSQL: `serve` with the worker process it starts / bare", "serve_pg_proc",
+          "bare", 0.45),
+    Ratio("`serve`'s worker process / its workers in the process, PostgreSQL", "serve_pg_proc",
+          "serve_pg", 0.0),
 )  # fmt: skip
 
 

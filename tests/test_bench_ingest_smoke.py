@@ -21,6 +21,7 @@ NAMES = (
     "granian",
     "floor_granian",
     "split_pg",
+    "serve_pg_proc",
 )
 pytestmark = pytest.mark.postgres
 
@@ -102,6 +103,20 @@ def test_the_worker_beside_the_receiver_decides_what_it_stores_and_is_measured_w
     assert 0 < side["worker_cpu"] < side["server_cpu"], side
 
 
+def test_serve_on_postgresql_decides_in_the_worker_process_it_starts(
+    found: dict[str, list[dict[str, Any]]],
+) -> None:
+    """T2 on PostgreSQL counts only if `serve`'s own worker process decides the deliveries
+    and the CPU of that child is counted with the server's."""
+    [side] = found["serve_pg_proc"]
+    assert side["errors"] == 0 and side["exit_code"] == 0, side
+    assert side["inbox"].get("processed", 0) >= 0.8 * side["acknowledged"] > 40, side
+    # Against the receiver alone of the same pair run as two commands: more, by the child's.
+    [split] = found["split_pg"]
+    receiver = (split["server_cpu"] - split["worker_cpu"]) / split["requests"]
+    assert side["server_cpu"] / side["requests"] > 1.15 * receiver, (side, split)
+
+
 def test_the_postgresql_floor_stores_every_acknowledged_body(
     found: dict[str, list[dict[str, Any]]],
 ) -> None:
@@ -132,4 +147,4 @@ def test_the_report_gives_the_targets_that_can_be_computed(
     rows = {s.label: s.database for s in SIDES if s.name in NAMES}
     for label, database in rows.items():
         assert f"| {label} | {database} |" in text
-    assert sum(database == POSTGRES for database in rows.values()) == 4
+    assert sum(database == POSTGRES for database in rows.values()) == 5

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from tests.test_service_support import (
     jira_done,
     launched,
     manifest_file,
+    wait_until,
 )
 from webhooks.signature import sign
 
@@ -70,15 +70,6 @@ def test_rows_entering_the_inbox_or_the_outbox_notify_listeners_until_the_downgr
         store.inbox.add_many([event("d")])
         store.outbox.enqueue("label:PAY-2", "jira", "label", {"issue": "PAY-2", "label": "x"})
         assert notified(listening, 0.5) == []
-
-
-def wait_until(check: Callable[[], bool], seconds: float) -> float:
-    """How long `check` took to hold; fails the test after `seconds`."""
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < seconds, "not within the time allowed"
-        time.sleep(0.02)
-    return time.monotonic() - started
 
 
 def test_the_listener_wakes_on_an_insert_comes_back_after_losing_its_connection_and_stops(

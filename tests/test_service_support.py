@@ -14,7 +14,7 @@ import threading
 import time
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -145,6 +145,15 @@ class Child:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+
+
+def wait_until(check: Callable[[], bool], seconds: float) -> float:
+    """How long `check` took to hold; fails the test after `seconds`."""
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < seconds, "not within the time allowed"
+        time.sleep(0.02)
+    return time.monotonic() - started
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""`skillrelay serve`: the webhook receiver plus, in the same process, the workers and sync."""
+"""`skillrelay serve`: the webhook receiver and sync, plus the workers: in the same process,
+or on PostgreSQL in `skillrelay worker` processes it starts (plugin/service/child.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ def register(sub: Any) -> None:
         "serve",
         help="receive webhooks, decide, deliver effects and sync, until SIGTERM or Ctrl-C",
         description="Run the webhook app under a production server (waitress, or granian with "
-        "--server granian), with an in-process pipeline worker, outbox worker and periodic "
-        "sync. SIGTERM or Ctrl-C stop it cleanly: requests in flight and the effect in hand "
+        "--server granian), with a pipeline worker, an outbox worker (in this process, or on "
+        "PostgreSQL in a `skillrelay worker` process it starts) and periodic sync. SIGTERM or "
+        "Ctrl-C stop it cleanly: requests in flight and the effect in hand "
         "finish first.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
@@ -41,6 +43,14 @@ def register(sub: Any) -> None:
         action="store_true",
         help="receive only: `skillrelay worker` processes decide and deliver",
     )
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        metavar="N",
+        help="decide and deliver in N `skillrelay worker` processes that serve starts and "
+        "stops, not in its own threads (1 on PostgreSQL, where they are woken at once; 0, "
+        "in this process, on SQLite, where a second process waits on the write lock)",
+    )
     options.add_http_limits(parser)
     options.add_common(parser)
     parser.set_defaults(func=run)
@@ -50,10 +60,21 @@ def run(args: argparse.Namespace) -> int:
     options.service_logging()
     if args.threads < 1:
         raise ConfigError("--threads must be at least 1")
-    workers = compose.Workers(pipeline=not args.no_worker, outbox=not args.no_worker)
+    settings = options.settings(args)
+    processes = args.worker_processes
+    if processes is not None and processes < 0:
+        raise ConfigError("--worker-processes must be 0 or more")
+    if processes and args.no_worker:
+        raise ConfigError("--no-worker and --worker-processes: choose one")
+    if processes is None:
+        on_postgresql = settings.database.startswith("postgresql")
+        processes = 1 if on_postgresql and not args.no_worker else 0
+    workers = compose.Workers(
+        pipeline=not args.no_worker, outbox=not args.no_worker, processes=processes
+    )
     limits = options.http_limits(args)
     http = compose.Http(
         host=args.host, port=args.port, threads=args.threads, limits=limits, server=args.server
     )
     sync = None if args.no_sync else args.sync_interval
-    return compose.serve(options.settings(args), http, workers, sync).run()
+    return compose.serve(settings, http, workers, sync).run()

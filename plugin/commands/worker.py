@@ -24,6 +24,8 @@ def register(sub: Any) -> None:
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--pipeline-only", action="store_true", help="decide; deliver nothing")
     only.add_argument("--outbox-only", action="store_true", help="deliver; decide nothing")
+    # Given by `serve --worker-processes`: stop when that process is gone.
+    parser.add_argument("--parent", type=int, metavar="PID", help=argparse.SUPPRESS)
     options.add_common(parser)
     parser.set_defaults(func=run)
 
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     workers = compose.Workers(pipeline=not args.outbox_only, outbox=not args.pipeline_only)
     settings = options.settings(args)
     if not args.once:
-        return compose.worker(settings, workers).run()
+        return compose.worker(settings, workers, parent=args.parent).run()
     stop = threading.Event()
     stop_on_signals(stop)
     opened = compose.open_parts(settings)

@@ -8,6 +8,8 @@ serve (one process):   http (waitress I/O loop + N request threads) --wakes--> p
 worker (scale-out):    pipeline and/or outbox as above, no http and no sync; several worker
                        processes share one PostgreSQL store (claims skip locked rows).
 On PostgreSQL:         listen (any process's inbox / outbox inserts)  --wakes--> pipeline / outbox
+                       serve starts `worker` processes for the pipeline and outbox instead
+                       (--worker-processes, 1 by default there; plugin/service/child.py)
 """
 
 from __future__ import annotations
@@ -24,14 +26,16 @@ from typing import Literal
 
 from flask import Flask
 
+from plugin.effects import EffectSender
 from plugin.errors import SkillrelayError
 from plugin.manifest import Manifest, load_manifest
-from plugin.notify.scheduler import Suggest
+from plugin.notify.scheduler import Scheduler, Suggest
 from plugin.notify.service import scheduler_for
 from plugin.outbox_pacing import duration
 from plugin.outbox_worker import BACKOFF_BASE, RETRY_BUDGET, OutboxWorker, exponential_backoff
 from plugin.pipeline import Pipeline, PipelineStats
 from plugin.runtime import Secrets
+from plugin.service.child import Children, parent_watch
 from plugin.service.granian_http import GranianHttp
 from plugin.service.guard import Limits
 from plugin.service.http import HttpServer
@@ -86,6 +90,7 @@ class Http:
 class Workers:
     pipeline: bool = True
     outbox: bool = True
+    processes: int = 0  # serve: decide and deliver in this many `worker` processes instead
 
 
 @dataclass
@@ -159,15 +164,7 @@ def notify_loop(
     opened: Opened, settings: Settings, stop: threading.Event, outbox_loop: Loop | None
 ) -> Loop | None:
     """Plan notifications every `notify_every` seconds (one planner at a time on PostgreSQL)."""
-    scheduler = scheduler_for(
-        opened.store,
-        opened.manifest,
-        settings.manifest_file,
-        opened.secrets,
-        opened.env,
-        jira_dry_run=settings.jira_dry_run,
-        offline_suggest=settings.offline_suggest,
-    )
+    scheduler = planner(opened, settings)
     if scheduler is None:
         return None
 
@@ -190,14 +187,31 @@ def notify_loop(
     return Loop("notify", tick, interval=settings.notify_every, stop=stop)
 
 
-def outbox_worker(opened: Opened, settings: Settings) -> OutboxWorker:
-    found, lines = senders(
+def planner(opened: Opened, settings: Settings) -> Scheduler | None:
+    """The notification planner, or None when the manifest sends no messages."""
+    return scheduler_for(
+        opened.store,
+        opened.manifest,
+        settings.manifest_file,
+        opened.secrets,
+        opened.env,
+        jira_dry_run=settings.jira_dry_run,
+        offline_suggest=settings.offline_suggest,
+    )
+
+
+def outbox_senders(opened: Opened, settings: Settings) -> tuple[dict[str, EffectSender], list[str]]:
+    return senders(
         opened.manifest,
         opened.secrets,
         opened.env,
         jira_dry_run=settings.jira_dry_run,
         file=str(settings.manifest_file),
     )
+
+
+def outbox_worker(opened: Opened, settings: Settings) -> OutboxWorker:
+    found, lines = outbox_senders(opened, settings)
     budget = timedelta(seconds=settings.retry_budget)
     log.info(
         "outbox: worker %s delivering to %s; every %g s and when woken, lease %g s, "
@@ -216,6 +230,13 @@ def outbox_worker(opened: Opened, settings: Settings) -> OutboxWorker:
         backoff=exponential_backoff(settings.retry_base),
         retry_budget=budget,
     )
+
+
+def check_worker_config(opened: Opened, settings: Settings) -> None:
+    """What a worker process would refuse (a missing secret: ConfigError), refused here
+    before it is started, and started again, and refused again."""
+    outbox_senders(opened, settings)
+    planner(opened, settings)
 
 
 def decide_once(drainer: Pipeline, batch: int) -> PipelineStats:
@@ -294,8 +315,16 @@ def serve(
     opened = open_parts(settings, env)
     try:
         stop = threading.Event()
-        loops, pipeline_loop = worker_loops(opened, settings, workers, stop)
-        if not (workers.pipeline or workers.outbox):
+        in_process = Workers(pipeline=False, outbox=False) if workers.processes else workers
+        loops, pipeline_loop = worker_loops(opened, settings, in_process, stop)
+        if workers.processes:
+            check_worker_config(opened, settings)
+            log.info(
+                "workers: %d `skillrelay worker` process(es) decide and deliver",
+                workers.processes,
+            )
+            loops.append(Children(settings, workers.processes, env).loop(stop))
+        elif not (workers.pipeline or workers.outbox):
             log.info("workers: off (--no-worker); `skillrelay worker` processes decide and deliver")
         if sync_interval is not None:
             found = sync_loop(opened, sync_interval, stop, pipeline_loop)
@@ -331,11 +360,19 @@ def serve(
     return Service(opened.store, loops, server, grace=settings.grace, stop=stop)
 
 
-def worker(settings: Settings, workers: Workers, env: Mapping[str, str] | None = None) -> Service:
+def worker(
+    settings: Settings,
+    workers: Workers,
+    env: Mapping[str, str] | None = None,
+    parent: int | None = None,
+) -> Service:
+    """A worker process; `parent`: the pid of the `serve` that started it, to stop with."""
     opened = open_parts(settings, env)
     try:
         stop = threading.Event()
         loops, _ = worker_loops(opened, settings, workers, stop)
+        if parent is not None:
+            loops.append(Loop("parent", parent_watch(parent, stop), interval=1.0, stop=stop))
     except BaseException:
         opened.store.close()
         raise
