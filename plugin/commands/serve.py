@@ -66,9 +66,6 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--worker-processes must be 0 or more")
     if processes and args.no_worker:
         raise ConfigError("--no-worker and --worker-processes: choose one")
-    if processes is None:
-        on_postgresql = settings.database.startswith("postgresql")
-        processes = 1 if on_postgresql and not args.no_worker else 0
     workers = compose.Workers(
         pipeline=not args.no_worker, outbox=not args.no_worker, processes=processes
     )

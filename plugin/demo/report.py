@@ -4,7 +4,6 @@ write-back, a manager's approval; then who earned what and why."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +12,7 @@ import requests
 from connectors.xapi import LrsClient
 from plugin.commands.awards import table
 from plugin.demo.say import say
-from plugin.demo.service import WEBHOOK_SECRET, Captured, wait
+from plugin.demo.service import WEBHOOK_SECRET, Captured, plan, wait
 from plugin.demo.story import TICKETS, Work
 from plugin.demo.tickets import Delivery, deliveries
 from plugin.engine import Decision
@@ -87,7 +86,6 @@ def run_loop(
     lrs: LrsClient,
     log: Captured,
     completions: int,
-    plan: Callable[[], None],
 ) -> LoopReport:
     """The story: the LRS synced, tickets delivered and decided, two reopened, awards
     approved; the notification planner ticks after the sync and after the decisions (and,
@@ -113,12 +111,12 @@ def run_loop(
         )
         if not synced:
             report.fail(f"sync: {found} of {completions} completions after {TIMEOUT:g} s")
-        plan()
+        plan(service)
         say("jira", post_all(base, TICKETS, manifest, report))
         keys = [w.key for w in TICKETS]
         if not wait(lambda: decided(store, keys), TIMEOUT):
             report.fail("the pipeline did not decide every ticket in time")
-        plan()
+        plan(service)
         reopened = [w for w in TICKETS if w.reopened]
         if reopened:
             say("jira", post_all(base, reopened, manifest, report, reopen=True))

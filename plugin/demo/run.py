@@ -97,13 +97,7 @@ def _with_lrs(
             service = demo_service.start(served, url, env)
             try:
                 report: LoopReport = run_loop(
-                    load_manifest(served),
-                    url,
-                    service,
-                    client,
-                    log,
-                    len(statements),
-                    lambda: demo_service.plan(service),
+                    load_manifest(served), url, service, client, log, len(statements)
                 )
                 demo_service.plan(service)
                 _messages(url, sink, report)

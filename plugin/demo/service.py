@@ -146,7 +146,6 @@ def start(manifest_file: Path, database: str, env: Mapping[str, str]) -> Service
         poll=0.2,
         grace=5.0,
         jira_dry_run=True,
-        notify_every=0.5,
         offline_suggest=offline_suggest(manifest),
     )
     service = compose.serve(

@@ -99,19 +99,18 @@ class Child:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
 
-    def join(self, timeout: float) -> bool:
+    def join(self, timeout: float) -> None:
         """Wait for the child to exit; killed if it has not after `timeout`."""
         if self.process is None:
-            return True
+            return
         try:
             code = self.process.wait(max(0.0, timeout))
         except subprocess.TimeoutExpired:
             log.warning("workers: process %d (pid %d) still running: killed", self.number, self.pid)
             self.process.kill()
             self.process.wait()
-            return False
+            return
         log.info("workers: process %d (pid %d) exited with %s", self.number, self.pid, code)
-        return code == 0
 
 
 class Children:

@@ -90,7 +90,9 @@ class Http:
 class Workers:
     pipeline: bool = True
     outbox: bool = True
-    processes: int = 0  # serve: decide and deliver in this many `worker` processes instead
+    # serve: decide and deliver in this many `worker` processes instead; None: 1 on
+    # PostgreSQL (notifications wake them), 0 on SQLite (a second process waits on its lock)
+    processes: int | None = 0
 
 
 @dataclass
@@ -232,6 +234,14 @@ def outbox_worker(opened: Opened, settings: Settings) -> OutboxWorker:
     )
 
 
+def worker_processes(workers: Workers, dialect: str) -> int:
+    """How many worker processes `serve` starts for `workers` on a store of `dialect`."""
+    if workers.processes is not None:
+        return workers.processes
+    deciding = workers.pipeline or workers.outbox
+    return 1 if dialect == "postgresql" and deciding else 0
+
+
 def check_worker_config(opened: Opened, settings: Settings) -> None:
     """What a worker process would refuse (a missing secret: ConfigError), refused here
     before it is started, and started again, and refused again."""
@@ -315,15 +325,13 @@ def serve(
     opened = open_parts(settings, env)
     try:
         stop = threading.Event()
-        in_process = Workers(pipeline=False, outbox=False) if workers.processes else workers
+        processes = worker_processes(workers, opened.store.dialect)
+        in_process = Workers(pipeline=False, outbox=False) if processes else workers
         loops, pipeline_loop = worker_loops(opened, settings, in_process, stop)
-        if workers.processes:
+        if processes:
             check_worker_config(opened, settings)
-            log.info(
-                "workers: %d `skillrelay worker` process(es) decide and deliver",
-                workers.processes,
-            )
-            loops.append(Children(settings, workers.processes, env).loop(stop))
+            log.info("workers: %d `skillrelay worker` process(es) decide and deliver", processes)
+            loops.append(Children(settings, processes, env).loop(stop))
         elif not (workers.pipeline or workers.outbox):
             log.info("workers: off (--no-worker); `skillrelay worker` processes decide and deliver")
         if sync_interval is not None:
