@@ -13,12 +13,14 @@ round. Sides on SQLite:
 - floor_wsgi: the floor's steps as a bare WSGI app, without Flask, as skillrelay serves its
   two webhook routes (webhooks.direct): a comparison, not a target;
 - receive: `skillrelay serve --no-worker` (8 connections), and at 3x the clients (24);
-- serve: `skillrelay serve` with its pipeline and outbox workers (8 connections);
+- serve: `skillrelay serve` with its pipeline and outbox workers, in the `skillrelay worker`
+  process it starts (its default; 8 connections);
 - receive_full: receive with SQLite `synchronous=FULL` (what surviving power loss costs);
 - floor_granian: the floor's steps as an RSGI app on granian (the body read on the event
   loop, the group commit in a thread of its own), as skillrelay's webhook routes run there;
 - granian, granian_serve, granian24: receive, serve and receive at 24 connections on
-  `serve --server granian`.
+  `serve --server granian`; granian_inproc: serve with its workers in its own threads
+  (`--worker-processes 0`); split: the receiver and a `skillrelay worker` as two commands.
 
 Sides on PostgreSQL (one server, started here for the whole run, at the SQLite sides'
 durability, see PG_SETTINGS; a fresh database per run, made from a migrated template):
@@ -76,6 +78,7 @@ WRK_THREADS = 2  # run_wrk's default: a side's wrk threads, split among its proc
 MEASURED = 60_000  # distinct deliveries: more than any side sends in SECONDS
 WARM = 8_000
 SQLITE, POSTGRES = "SQLite", "PostgreSQL"
+CHILD_READY = "pipeline: worker bench-w1, batches of"  # the worker `serve` started decides
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,8 @@ SIDES = (
          stores=True),
     Side("receive24", "`serve --no-worker`, 24 connections", serve_args("--no-worker"),
          connections=3 * CONNECTIONS, stores=True),
-    Side("serve", "`serve` (pipeline and outbox workers on)", serve_args(), stores=True),
+    Side("serve", "`serve` (its default: the pipeline and outbox workers in a `skillrelay "
+         "worker` process it starts)", serve_args(), stores=True, ready=CHILD_READY),
     Side("receive_full", "`serve --no-worker`, SQLite synchronous=FULL",
          serve_args("--no-worker"), stores=True, query="?synchronous=full"),
     Side("floor_pg", "floor on PostgreSQL: + HMAC, JSON decode, body stored (group commit)",
@@ -121,8 +125,12 @@ SIDES = (
           "granian"]),
     Side("granian", "`serve --server granian --no-worker` (receive only)",
          serve_args("--no-worker", "--server", "granian"), stores=True),
-    Side("granian_serve", "`serve --server granian` (pipeline and outbox workers on)",
-         serve_args("--server", "granian"), stores=True),
+    Side("granian_serve", "`serve --server granian` (its default: the workers in a "
+         "`skillrelay worker` process it starts)", serve_args("--server", "granian"),
+         stores=True, ready=CHILD_READY),
+    Side("granian_inproc", "`serve --server granian --worker-processes 0` (the workers in "
+         "the process)", serve_args("--server", "granian", "--worker-processes", "0"),
+         stores=True),
     Side("granian24", "`serve --server granian --no-worker`, 24 connections",
          serve_args("--no-worker", "--server", "granian"), connections=3 * CONNECTIONS,
          stores=True),
@@ -131,7 +139,7 @@ SIDES = (
          stores=True, database=POSTGRES),
     Side("serve_pg_proc", "`serve --server granian` on PostgreSQL (its default: the workers in "
          "a `skillrelay worker` process it starts)", serve_args("--server", "granian"),
-         stores=True, database=POSTGRES, ready="pipeline: worker bench-w1, batches of"),
+         stores=True, database=POSTGRES, ready=CHILD_READY),
     Side("split_pg", "`serve --server granian --no-worker` + a `skillrelay worker` process, "
          "one PostgreSQL database (scale-out)", serve_args("--no-worker", "--server", "granian"),
          stores=True, database=POSTGRES, workers=1),
@@ -177,11 +185,14 @@ RATIOS: tuple[Ratio, ...] = (
           0.45),
     Ratio("deciding in a worker process / in `serve`'s, PostgreSQL", "split_pg", "serve_pg",
           0.0),
-    Ratio("deciding in a worker process / in `serve`'s, SQLite", "split", "granian_serve", 0.0),
+    Ratio("deciding in a worker process / in `serve`'s, SQLite", "split", "granian_inproc",
+          0.0),
     Ratio("T2 on PostgreSQL: `serve` with the worker process it starts / bare", "serve_pg_proc",
           "bare", 0.45),
     Ratio("`serve`'s worker process / its workers in the process, PostgreSQL", "serve_pg_proc",
           "serve_pg", 0.0),
+    Ratio("`serve`'s worker process / its workers in the process, SQLite", "granian_serve",
+          "granian_inproc", 0.0),
 )  # fmt: skip
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import requests
 from alembic import command
 
 from plugin.service.listen import APPLICATION, INBOX, OUTBOX, Listener
@@ -20,17 +19,15 @@ from plugin.service.loop import Loop
 from plugin.store import Store, migrate
 from plugin.store.models import InboxEvent
 from tests.test_service_support import (
-    BEN,
-    EXAMPLE,
     FORWARD_SECRET,
     JIRA_SECRETS,
     child_env,
-    jira_done,
+    decided,
     launched,
     manifest_file,
+    post_done,
     wait_until,
 )
-from webhooks.signature import sign
 
 pytestmark = pytest.mark.postgres
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
@@ -90,7 +87,7 @@ def test_the_listener_wakes_on_an_insert_comes_back_after_losing_its_connection_
             with psycopg.connect(admin(postgres_db_url), autocommit=True) as conn:
                 killed = conn.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE application_name = %s",
+                    "WHERE application_name = %s AND datname = current_database()",
                     (APPLICATION,),
                 ).fetchall()
             assert killed == [(True,)]
@@ -104,7 +101,8 @@ def test_the_listener_wakes_on_an_insert_comes_back_after_losing_its_connection_
             assert loop.join(3.0)
         with psycopg.connect(admin(postgres_db_url), autocommit=True) as conn:
             left = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+                "AND datname = current_database()",  # other tests' listeners run meanwhile
                 (APPLICATION,),
             ).fetchone()
         assert left == (0,)  # the loop's end closed the connection
@@ -129,20 +127,8 @@ def test_a_worker_process_decides_what_a_receiving_process_stored_before_its_nex
         worker.wait_for(r"listen: woken by notifications on skillrelay_inbox")
         worker.wait_for(r"pipeline: worker decider, batches of")
         time.sleep(0.5)  # the worker's first run (at its start) is over: it waits a minute
-        ben = EXAMPLE.people_by_id["ben.carter"]
-        body = jira_done("PAY-7", BEN, ben.name, "skill-feature-flags", NOW, ben.email)
-        headers = {
-            "X-Hub-Signature": sign(JIRA_SECRETS["JIRA_WEBHOOK_SECRET"], body),
-            "Content-Type": "application/json",
-        }
-        answer = requests.post(f"{url}/webhooks/jira", data=body, headers=headers, timeout=10)
-        assert answer.status_code == 200 and answer.json()["status"] == "stored"
-
-        def decided() -> bool:
-            items = store.inbox.list(source="jira")
-            return bool(items) and all(i.status == "processed" for i in items)
-
-        assert wait_until(decided, 10) < 5.0, worker.log
+        post_done(url, "PAY-7", NOW)
+        assert wait_until(decided(store, 1), 10) < 5.0, worker.log
         assert "1 event(s) decided" in worker.log
         assert worker.terminate()[0] == 0
         assert receiver.terminate()[0] == 0

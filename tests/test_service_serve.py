@@ -113,8 +113,9 @@ def test_serve_decides_delivers_and_stops_cleanly(
         log = child.log
     assert code == 0 and took < 10, log
     for line in (
-        "outbox: worker serve-1 delivering to jira DRY RUN (--jira-dry-run",
-        "pipeline: worker serve-1",
+        "workers: 1 `skillrelay worker` process(es) decide and deliver",
+        "outbox: worker serve-1-w1 delivering to jira DRY RUN (--jira-dry-run",
+        "pipeline: worker serve-1-w1",
         "sync: xapi every 300 s",
         "shutdown: SIGTERM; stopping within 10 s",
         "http: stopped accepting connections",

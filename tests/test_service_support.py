@@ -23,11 +23,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import requests
+
 from connectors.delivery import refs_in
 from connectors.jira_adf import to_plain_text
 from plugin.demo.statements import Step, logstore_statement
 from plugin.manifest import load_manifest
 from plugin.settings import EXAMPLE_MANIFEST
+from plugin.store import Store
+from webhooks.signature import sign
 
 REPO = Path(__file__).resolve().parent.parent
 WEBHOOKS = REPO / "tests" / "fixtures" / "webhooks"
@@ -154,6 +158,29 @@ def wait_until(check: Callable[[], bool], seconds: float) -> float:
         assert time.monotonic() - started < seconds, "not within the time allowed"
         time.sleep(0.02)
     return time.monotonic() - started
+
+
+def post_done(url: str, key: str, at: datetime) -> None:
+    """Ben's ticket `key`, labelled feature-flags, moved to Done at `at`: delivered to the
+    `serve` at `url` as Jira Cloud would, and stored."""
+    ben = EXAMPLE.people_by_id["ben.carter"]
+    body = jira_done(key, BEN, ben.name, "skill-feature-flags", at, ben.email)
+    headers = {
+        "X-Hub-Signature": sign(JIRA_SECRETS["JIRA_WEBHOOK_SECRET"], body),
+        "Content-Type": "application/json",
+    }
+    answer = requests.post(f"{url}/webhooks/jira", data=body, headers=headers, timeout=10)
+    assert answer.status_code == 200 and answer.json()["status"] == "stored", answer.text
+
+
+def decided(store: Store, count: int) -> Callable[[], bool]:
+    """Whether `count` Jira deliveries are in the inbox, all decided."""
+
+    def check() -> bool:
+        items = store.inbox.list(source="jira")
+        return len(items) == count and all(i.status == "processed" for i in items)
+
+    return check
 
 
 @contextmanager

@@ -1,6 +1,6 @@
-"""`serve --worker-processes`: on PostgreSQL `serve` decides and delivers in `skillrelay
-worker` processes it starts, starts again when one dies, and stops on SIGTERM; a worker so
-started stops by itself when its `serve` is killed. Real processes on the real PostgreSQL."""
+"""`serve --worker-processes`: `serve` decides and delivers in `skillrelay worker` processes
+it starts, starts again when one dies, and stops on SIGTERM; a worker so started stops by
+itself when its `serve` is killed. Real processes on the real PostgreSQL, and on SQLite."""
 
 from __future__ import annotations
 
@@ -9,29 +9,28 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
 
+from plugin.service import compose
 from plugin.store import Store, migrate
+from plugin.store.engine import parse_url
 from tests.test_service_support import (
-    BEN,
-    EXAMPLE,
     FORWARD_SECRET,
     JIRA_SECRETS,
     LAUNCH,
     REPO,
     Child,
     child_env,
-    jira_done,
+    decided,
     launched,
     manifest_file,
+    post_done,
     wait_until,
 )
-from webhooks.signature import sign
 
 pytestmark = pytest.mark.postgres
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
@@ -54,25 +53,6 @@ def serving(child: Child) -> str:
     url = child.wait_for(r"http: listening on (http://\S+)").group(1)
     assert requests.get(f"{url}/healthz", timeout=20).status_code == 200
     return url
-
-
-def post_done(url: str, key: str) -> None:
-    ben = EXAMPLE.people_by_id["ben.carter"]
-    body = jira_done(key, BEN, ben.name, "skill-feature-flags", NOW, ben.email)
-    headers = {
-        "X-Hub-Signature": sign(JIRA_SECRETS["JIRA_WEBHOOK_SECRET"], body),
-        "Content-Type": "application/json",
-    }
-    answer = requests.post(f"{url}/webhooks/jira", data=body, headers=headers, timeout=10)
-    assert answer.status_code == 200 and answer.json()["status"] == "stored", answer.text
-
-
-def decided(store: Store, count: int) -> Callable[[], bool]:
-    def check() -> bool:
-        items = store.inbox.list(source="jira")
-        return len(items) == count and all(i.status == "processed" for i in items)
-
-    return check
 
 
 @pytest.fixture
@@ -99,7 +79,7 @@ def test_serve_on_postgresql_decides_in_a_worker_process_and_stops_it(
         # serve itself decides nothing: no pipeline of its own in its threads.
         assert "pipeline: worker front," not in serve.log
 
-        post_done(url, "PAY-7")
+        post_done(url, "PAY-7", NOW)
         assert wait_until(decided(store, 1), 10) < 5.0, serve.log
         assert "1 event(s) decided" in serve.log  # the worker writes to serve's log
 
@@ -117,7 +97,7 @@ def test_a_worker_process_that_dies_is_started_again(tmp_path: Path, env: dict[s
         serve.wait_for(r"pipeline: worker front-w1, batches of")
         os.kill(first, signal.SIGKILL)
         serve.wait_for(r"workers: process 1 \(pid \d+\) exited with -9 after [\d.]+ s; starting")
-        post_done(url, "PAY-8")  # stored while no worker runs: decided by the next one
+        post_done(url, "PAY-8", NOW)  # stored while no worker runs: decided by the next one
         second = int(
             serve.wait_for(rf"workers: process 1 started \(pid (?!{first}\))(\d+)\)").group(1)
         )
@@ -164,15 +144,37 @@ def test_a_missing_secret_stops_serve_before_any_worker_process_starts(
     assert "workers: process" not in done.stderr
 
 
-def test_serve_on_sqlite_keeps_its_workers_in_process(tmp_path: Path) -> None:
+def test_serve_on_sqlite_decides_in_a_worker_process_woken_by_its_watcher(
+    tmp_path: Path,
+) -> None:
+    """On one SQLite file too: the worker's watcher sees the stored delivery, so it is
+    decided long before the worker's next poll (60 s)."""
     database = f"sqlite:///{tmp_path / 'store.db'}"
     migrate.upgrade(database)
     manifest = manifest_file(tmp_path, jira="http://127.0.0.1:9", lrs="http://127.0.0.1:9/xAPI")
     env = child_env(database, manifest, **JIRA_SECRETS, LRS_FORWARD_SECRET=FORWARD_SECRET)
     env.update(LRS_USERNAME="u", LRS_PASSWORD="p")
-    child: Child
-    with launched(SERVE, env, tmp_path / "serve.log") as child:
-        serving(child)
-        child.wait_for(r"pipeline: worker front, batches of")
-        assert child.terminate()[0] == 0
-        assert "workers: process" not in child.log
+    with (
+        launched([*SERVE, "--poll", "60"], env, tmp_path / "serve.log") as serve,
+        Store.open(database) as store,
+    ):
+        url = serving(serve)
+        pid = int(serve.wait_for(STARTED).group(1))
+        serve.wait_for(r"watch: woken by other processes' rows in inbox, outbox")
+        serve.wait_for(r"pipeline: worker front-w1, batches of")
+        assert "pipeline: worker front," not in serve.log
+        post_done(url, "PAY-7", NOW)
+        assert wait_until(decided(store, 1), 10) < 5.0, serve.log
+        assert serve.terminate()[0] == 0, serve.log
+        assert not alive(pid)
+
+
+def test_a_sqlite_database_in_memory_keeps_the_workers_in_serve(tmp_path: Path) -> None:
+    """No other process can open it, so no worker process is started for it."""
+    memory, file = parse_url("sqlite://"), parse_url(f"sqlite:///{tmp_path / 'x.db'}")
+    postgresql = parse_url("postgresql://u@127.0.0.1:5432/d")
+    default = compose.Workers(processes=None)
+    assert [compose.worker_processes(default, u) for u in (memory, file, postgresql)] == [0, 1, 1]
+    assert compose.worker_processes(compose.Workers(processes=2), memory) == 2
+    nothing = compose.Workers(pipeline=False, outbox=False, processes=None)
+    assert compose.worker_processes(nothing, file) == 0

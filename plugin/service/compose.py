@@ -1,15 +1,17 @@
 """Compose `serve` and `worker` processes: which parts run, in which threads, who wakes whom.
 
-serve (one process):   http (waitress I/O loop + N request threads) --wakes--> pipeline
+serve:                 http (waitress I/O loop + N request threads) --wakes--> pipeline
                          or (--server granian: its event loop + N threads for Flask)
                        sync (every --sync-interval s)              --wakes--> pipeline
                        pipeline (on a wake, else every --poll s)   --wakes--> outbox
                        outbox   (on a wake, else every --poll s)
+                       the pipeline and the outbox run in a `worker` process serve starts
+                       (--worker-processes, 1 by default; plugin/service/child.py), or
+                       in serve's own threads with --worker-processes 0
 worker (scale-out):    pipeline and/or outbox as above, no http and no sync; several worker
                        processes share one PostgreSQL store (claims skip locked rows).
-On PostgreSQL:         listen (any process's inbox / outbox inserts)  --wakes--> pipeline / outbox
-                       serve starts `worker` processes for the pipeline and outbox instead
-                       (--worker-processes, 1 by default there; plugin/service/child.py)
+Across processes:      watch on SQLite / listen on PostgreSQL (any process's inbox or
+                       outbox inserts)                             --wakes--> pipeline / outbox
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from flask import Flask
+from sqlalchemy.engine import URL
 
 from plugin.effects import EffectSender
 from plugin.errors import SkillrelayError
@@ -43,7 +46,9 @@ from plugin.service.listen import INBOX, OUTBOX, Listener
 from plugin.service.loop import Loop
 from plugin.service.parts import Stoppable, pipeline, senders, sync_sources
 from plugin.service.run import Service
+from plugin.service.watch import Watcher
 from plugin.store import Store
+from plugin.store.engine import sqlite_file
 from plugin.sync import sync_all
 from webhooks import create_app
 from webhooks.services import EXTENSION, Services
@@ -90,8 +95,8 @@ class Http:
 class Workers:
     pipeline: bool = True
     outbox: bool = True
-    # serve: decide and deliver in this many `worker` processes instead; None: 1 on
-    # PostgreSQL (notifications wake them), 0 on SQLite (a second process waits on its lock)
+    # serve: decide and deliver in this many `worker` processes instead; None: 1 (0 for a
+    # SQLite database in memory): a second interpreter, so a second core
     processes: int | None = 0
 
 
@@ -151,15 +156,32 @@ def worker_loops(
             settings.batch,
             settings.poll,
         )
-    if opened.store.dialect == "postgresql" and loops:  # other processes' rows wake them too
-        wakes = {INBOX: pipeline_loop, OUTBOX: outbox_loop}
-        listener = Listener(
-            opened.store.engine.url, {c: w.wake for c, w in wakes.items() if w}, stop
-        )
-        loops.append(
-            Loop("listen", listener.step, interval=settings.poll, stop=stop, end=listener.close)
-        )
+    if loops:  # other processes' rows wake them too
+        loops += other_processes(opened, settings, stop, pipeline_loop, outbox_loop)
     return loops, pipeline_loop
+
+
+def other_processes(
+    opened: Opened,
+    settings: Settings,
+    stop: threading.Event,
+    pipeline_loop: Loop | None,
+    outbox_loop: Loop | None,
+) -> list[Loop]:
+    """The loop that wakes these when another process stores inbox or outbox rows."""
+    url = opened.store.engine.url
+    if opened.store.dialect == "postgresql":
+        channels = {INBOX: pipeline_loop, OUTBOX: outbox_loop}
+        listener = Listener(url, {c: w.wake for c, w in channels.items() if w}, stop)
+        return [
+            Loop("listen", listener.step, interval=settings.poll, stop=stop, end=listener.close)
+        ]
+    file = sqlite_file(url)
+    if file is None:  # in memory: no other process sees it
+        return []
+    tables = {"inbox": pipeline_loop, "outbox": outbox_loop}
+    watcher = Watcher(file, {t: w.wake for t, w in tables.items() if w}, stop)
+    return [Loop("watch", watcher.step, interval=settings.poll, stop=stop, end=watcher.close)]
 
 
 def notify_loop(
@@ -234,12 +256,14 @@ def outbox_worker(opened: Opened, settings: Settings) -> OutboxWorker:
     )
 
 
-def worker_processes(workers: Workers, dialect: str) -> int:
-    """How many worker processes `serve` starts for `workers` on a store of `dialect`."""
+def worker_processes(workers: Workers, database: URL) -> int:
+    """How many worker processes `serve` starts for `workers` on `database`: by default one,
+    unless it is a SQLite database in memory, which no other process can open."""
     if workers.processes is not None:
         return workers.processes
     deciding = workers.pipeline or workers.outbox
-    return 1 if dialect == "postgresql" and deciding else 0
+    shared = database.get_backend_name() == "postgresql" or sqlite_file(database) is not None
+    return 1 if deciding and shared else 0
 
 
 def check_worker_config(opened: Opened, settings: Settings) -> None:
@@ -325,7 +349,7 @@ def serve(
     opened = open_parts(settings, env)
     try:
         stop = threading.Event()
-        processes = worker_processes(workers, opened.store.dialect)
+        processes = worker_processes(workers, opened.store.engine.url)
         in_process = Workers(pipeline=False, outbox=False) if processes else workers
         loops, pipeline_loop = worker_loops(opened, settings, in_process, stop)
         if processes:

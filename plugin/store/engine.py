@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import msgspec
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -22,10 +25,63 @@ EXPECTED = "expected sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
 # Bare PostgreSQL schemes (as hosting platforms hand them out) all mean our one driver.
 POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
 SQLITE_BUSY_TIMEOUT_MS = 5000
-# One writer at a time per SQLite engine, queued in this process: SQLite's own busy handler
-# makes a waiting connection sleep 1, 2, 5, 10... ms between tries, so threads contending
-# for its write lock spent most of their time asleep while the lock was free.
-_WRITERS: WeakKeyDictionary[Engine, threading.RLock] = WeakKeyDictionary()
+WRITER_SUFFIX = "-writer"  # the lock file beside a SQLite database, as SQLite's -wal and -shm
+_POLL_FIRST, _POLL_MOST = 0.0001, 0.001
+
+
+class _Writer:
+    """One writer at a time on a SQLite file. SQLite's own busy handler makes a waiting
+    connection sleep 1, 2, 5, 10... up to 100 ms between tries, so writers contending for
+    its lock spent most of their time asleep while it was free. Threads of this process
+    queue on a lock instead, and processes (`serve` and a `worker` beside it) on an flock
+    of a file beside the database, tried every 0.1 to 1 ms."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path  # None: a database in memory, one process
+        self.lock = threading.RLock()
+        self.depth = 0  # nested turns of the thread holding `lock`
+        self.locked = False  # this process holds the flock
+        self.fd = -1
+        self.pid = 0
+
+    def acquire(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        if not self.lock.acquire(timeout=timeout):
+            return False
+        self.depth += 1
+        if self.depth == 1 and self.path is not None:
+            self.locked = self._flock(deadline)
+        return True
+
+    def release(self) -> None:
+        self.depth -= 1
+        if self.depth == 0 and self.locked:
+            self.locked = False
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        self.lock.release()
+
+    def _flock(self, deadline: float) -> bool:
+        """The flock, or False once the deadline passed (SQLite's busy timeout then
+        decides, as it did before)."""
+        assert self.path is not None
+        if self.pid != os.getpid():  # a forked child must not share its parent's lock
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self.pid = os.getpid()
+            weakref.finalize(self, os.close, self.fd)
+        wait = _POLL_FIRST
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                time.sleep(min(wait, left))
+                wait = min(wait * 2, _POLL_MOST)
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, _Writer] = weakref.WeakKeyDictionary()
 
 
 def _config_error(message: str) -> ConfigError:
@@ -87,17 +143,25 @@ def writer_turn(engine: Engine) -> Iterator[None]:
     """On SQLite, this process's turn to write; nothing to wait for on PostgreSQL. Waits up
     to the busy timeout, then goes on anyway, and SQLite answers as it would have (wait
     more, or "database is locked")."""
-    lock = _WRITERS.get(engine)
-    got = lock is not None and lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    writer = _WRITERS.get(engine)
+    got = writer is not None and writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
     try:
         yield
     finally:
         if got:
-            assert lock is not None
-            lock.release()
+            assert writer is not None
+            writer.release()
 
 
 SYNCHRONOUS = ("normal", "full", "extra")
+
+
+def sqlite_file(url: URL) -> str | None:
+    """The file of a SQLite database on disk; None in memory (or given as a URI)."""
+    database = url.database or ""
+    if database in {"", ":memory:"} or database.startswith("file:"):
+        return None
+    return database
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -108,7 +172,8 @@ def _sqlite_engine(url: URL) -> Engine:
         expected = ", ".join(SYNCHRONOUS)
         raise _config_error(f"synchronous={synchronous!r} in the SQLite URL: one of {expected}")
     engine = create_engine(url.difference_update_query(["synchronous"]), json_serializer=json_text)
-    _WRITERS[engine] = threading.RLock()
+    file = sqlite_file(url)
+    _WRITERS[engine] = _Writer(None if file is None else file + WRITER_SUFFIX)
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
