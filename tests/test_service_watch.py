@@ -146,6 +146,23 @@ def test_a_writer_lock_held_too_long_elsewhere_delays_a_write_but_never_loses_it
         assert keys == ["first", "second"]
 
 
+def test_without_a_lock_file_writes_go_on_under_sqlites_own_lock(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A lock file that cannot be opened (here a folder in its place) costs the queue
+    between processes, never a write."""
+    url = sqlite_url(tmp_path)
+    (tmp_path / f"skillrelay.db{engine.WRITER_SUFFIX}").mkdir()
+    with Store.open(url) as store:
+        store.inbox.add_many([event("a")])
+        store.inbox.add_many([event("b")])
+        store.inbox_writer.add_new([event("c")])
+        keys = sorted(i.natural_key for i in store.inbox.list(source="test"))
+    assert keys == ["a", "b", "c"]
+    warned = [r.getMessage() for r in caplog.records if "writers' lock file" in r.getMessage()]
+    assert len(warned) == 1, warned  # once, not at every write
+
+
 def test_a_worker_process_decides_what_a_receiving_process_stored_on_sqlite_before_its_poll(
     tmp_path: Path,
 ) -> None:

@@ -1,5 +1,5 @@
-"""`skillrelay serve`: the webhook receiver and sync, plus the workers: in the same process,
-or on PostgreSQL in `skillrelay worker` processes it starts (plugin/service/child.py)."""
+"""`skillrelay serve`: the webhook receiver and sync, plus the workers: in a `skillrelay
+worker` process it starts (plugin/service/child.py), or in its own threads."""
 
 from __future__ import annotations
 
@@ -15,10 +15,9 @@ def register(sub: Any) -> None:
         "serve",
         help="receive webhooks, decide, deliver effects and sync, until SIGTERM or Ctrl-C",
         description="Run the webhook app under a production server (waitress, or granian with "
-        "--server granian), with a pipeline worker, an outbox worker (in this process, or on "
-        "PostgreSQL in a `skillrelay worker` process it starts) and periodic sync. SIGTERM or "
-        "Ctrl-C stop it cleanly: requests in flight and the effect in hand "
-        "finish first.",
+        "--server granian), with a pipeline worker, an outbox worker (in a `skillrelay "
+        "worker` process it starts, or in this process) and periodic sync. SIGTERM or "
+        "Ctrl-C stop it cleanly: requests in flight and the effect in hand finish first.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (8080; 0 picks a free one)")
@@ -48,8 +47,8 @@ def register(sub: Any) -> None:
         type=int,
         metavar="N",
         help="decide and deliver in N `skillrelay worker` processes that serve starts and "
-        "stops, not in its own threads (1 on PostgreSQL, where they are woken at once; 0, "
-        "in this process, on SQLite, where a second process waits on the write lock)",
+        "stops, woken at once by what it stores (1; 0: in serve's own threads, as for a "
+        "SQLite database in memory)",
     )
     options.add_http_limits(parser)
     options.add_common(parser)

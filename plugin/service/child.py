@@ -2,9 +2,10 @@
 processes that `serve` starts, watches and stops, so one `serve` uses more than one core.
 
 One interpreter lock is the ceiling of a `serve` that receives and decides in threads
-(BENCHMARKS.md, ingest). On PostgreSQL a worker process wakes on the inbox's notifications
-(plugin/service/listen.py), so deciding in a child costs no latency; on SQLite it would
-wait on the write lock the receiver needs and on its poll, so there the default is none.
+(BENCHMARKS.md, ingest). A worker process wakes on the inbox's notifications on PostgreSQL
+(plugin/service/listen.py) and on its watcher's look at the file on SQLite (watch.py), so
+deciding in a child costs little latency; the default is one, none for a SQLite database
+in memory (no other process can open it).
 
 Each child:
 - is `python -m plugin worker` with this process's settings, its own id (`<id>-w<n>`) and

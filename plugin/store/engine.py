@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import threading
 import time
@@ -21,6 +22,7 @@ from plugin.errors import ConfigError, Problem
 from plugin.settings import DATABASE_ENV
 from plugin.store.models import JsonText
 
+log = logging.getLogger("skillrelay.store")
 EXPECTED = "expected sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
 # Bare PostgreSQL schemes (as hosting platforms hand them out) all mean our one driver.
 POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg"}
@@ -61,11 +63,16 @@ class _Writer:
         self.lock.release()
 
     def _flock(self, deadline: float) -> bool:
-        """The flock, or False once the deadline passed (SQLite's busy timeout then
-        decides, as it did before)."""
+        """The flock, or False once the deadline passed or when the file cannot be opened
+        (SQLite's busy timeout then decides, as it did before)."""
         assert self.path is not None
         if self.pid != os.getpid():  # a forked child must not share its parent's lock
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                log.warning("store: no writers' lock file (%s); SQLite's own lock waits", exc)
+                self.path = None
+                return False
             self.pid = os.getpid()
             weakref.finalize(self, os.close, self.fd)
         wait = _POLL_FIRST
