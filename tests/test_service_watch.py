@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime
@@ -89,9 +90,17 @@ def test_the_watcher_wakes_the_loop_of_the_table_another_connection_added_to(
     assert watcher._conn is None  # the loop's end closed its connection
 
 
-def test_the_watcher_refuses_a_table_it_cannot_watch(tmp_path: Path) -> None:
+def test_the_watcher_refuses_a_table_it_cannot_watch_and_never_makes_a_database(
+    tmp_path: Path,
+) -> None:
     with pytest.raises(ValueError, match="cannot watch"):
         Watcher(str(tmp_path / "x.db"), {"awards": lambda: None}, threading.Event())
+    gone = tmp_path / "a folder with spaces" / "gone.db"
+    gone.parent.mkdir()
+    watcher = Watcher(str(gone), {"inbox": lambda: None}, threading.Event())
+    with pytest.raises(sqlite3.OperationalError):
+        watcher.step()  # the loop logs it and tries again after --poll
+    assert not gone.exists()
 
 
 def held_elsewhere(lock_file: Path) -> bool:

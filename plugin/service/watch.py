@@ -17,6 +17,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping
+from urllib.parse import quote
 
 log = logging.getLogger("skillrelay.service")
 EVERY = 0.02  # seconds between looks: a pile-up of 20 ms is a short transaction
@@ -68,8 +69,10 @@ class Watcher:
         return {table: conn.execute(TOPS[table]).fetchone()[0] for table in self._wakes}
 
     def _connect(self) -> sqlite3.Connection:
-        # Autocommit: each look reads the latest commit, and holds no snapshot between.
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        # Autocommit: each look reads the latest commit, and holds no snapshot between;
+        # mode=rw: a database that is gone is an error, not a new empty file.
+        uri = f"file:{quote(self._path)}?mode=rw"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         self._conn = conn
         self._version = conn.execute("PRAGMA data_version").fetchone()[0]
         self._last = self._tops(conn)
