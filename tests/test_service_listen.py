@@ -22,10 +22,9 @@ from tests.test_service_support import (
     FORWARD_SECRET,
     JIRA_SECRETS,
     child_env,
-    decided,
     launched,
     manifest_file,
-    post_done,
+    receiver_then_worker_decide,
     wait_until,
 )
 
@@ -114,24 +113,9 @@ def test_a_worker_process_decides_what_a_receiving_process_stored_before_its_nex
     """`serve --no-worker` receives, `worker --poll 60` decides: without the notification
     the delivery would wait a minute for the worker's next look at the inbox."""
     migrate.upgrade(postgres_db_url)
-    manifest = manifest_file(tmp_path, jira="http://127.0.0.1:9", lrs="http://127.0.0.1:9/xAPI")
-    env = child_env(postgres_db_url, manifest, **JIRA_SECRETS, LRS_FORWARD_SECRET=FORWARD_SECRET)
-    receiver_args = ["serve", "--no-worker", "--no-sync", "--port", "0", "--jira-dry-run"]
-    worker_args = ["worker", "--poll", "60", "--pipeline-only", "--id", "decider", "--jira-dry-run"]
-    with (
-        launched(receiver_args, env, tmp_path / "serve.log") as receiver,
-        launched(worker_args, env, tmp_path / "worker.log") as worker,
-        Store.open(postgres_db_url) as store,
-    ):
-        url = receiver.wait_for(r"http: listening on (http://\S+)").group(1)
-        worker.wait_for(r"listen: woken by notifications on skillrelay_inbox")
-        worker.wait_for(r"pipeline: worker decider, batches of")
-        time.sleep(0.5)  # the worker's first run (at its start) is over: it waits a minute
-        post_done(url, "PAY-7", NOW)
-        assert wait_until(decided(store, 1), 10) < 5.0, worker.log
-        assert "1 event(s) decided" in worker.log
-        assert worker.terminate()[0] == 0
-        assert receiver.terminate()[0] == 0
+    receiver_then_worker_decide(
+        tmp_path, postgres_db_url, r"listen: woken by notifications on skillrelay_inbox", NOW
+    )
 
 
 def test_an_outbox_only_worker_delivers_what_another_process_queued_before_its_next_poll(

@@ -183,6 +183,31 @@ def decided(store: Store, count: int) -> Callable[[], bool]:
     return check
 
 
+def receiver_then_worker_decide(tmp_path: Path, database: str, woken: str, at: datetime) -> None:
+    """`serve --no-worker` receives, `worker --poll 60` decides, on one `database` (migrated):
+    a delivery is decided within 5 s, so the worker was woken (its log said `woken` at
+    start), not left to its next look a minute later."""
+    manifest = manifest_file(tmp_path, jira="http://127.0.0.1:9", lrs="http://127.0.0.1:9/xAPI")
+    env = child_env(database, manifest, **JIRA_SECRETS, LRS_FORWARD_SECRET=FORWARD_SECRET)
+    receiver_args = ["serve", "--no-worker", "--no-sync", "--port", "0", "--jira-dry-run"]
+    worker_args = ["worker", "--poll", "60", "--pipeline-only", "--id", "decider", "--jira-dry-run"]
+    with (
+        launched(receiver_args, env, tmp_path / "serve.log") as receiver,
+        launched(worker_args, env, tmp_path / "worker.log") as worker,
+        Store.open(database) as store,
+    ):
+        url = receiver.wait_for(r"http: listening on (http://\S+)").group(1)
+        worker.wait_for(woken)
+        worker.wait_for(r"pipeline: worker decider, batches of")
+        time.sleep(0.5)  # the worker's first run (at its start) is over: it waits a minute
+        post_done(url, "PAY-7", at)
+        assert wait_until(decided(store, 1), 10) < 5.0, worker.log
+        # The worker logs its decision just after committing it: read the log until it has.
+        worker.wait_for(r"1 event\(s\) decided", timeout=5)
+        assert worker.terminate()[0] == 0
+        assert receiver.terminate()[0] == 0
+
+
 @contextmanager
 def launched(args: list[str], env: Mapping[str, str], log_file: Path) -> Iterator[Child]:
     """Run `skillrelay *args`; killed in the end whatever happened."""

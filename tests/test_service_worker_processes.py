@@ -81,7 +81,7 @@ def test_serve_on_postgresql_decides_in_a_worker_process_and_stops_it(
 
         post_done(url, "PAY-7", NOW)
         assert wait_until(decided(store, 1), 10) < 5.0, serve.log
-        assert "1 event(s) decided" in serve.log  # the worker writes to serve's log
+        serve.wait_for(r"1 event\(s\) decided", timeout=5)  # the worker writes to serve's log
 
         code, took = serve.terminate()
         assert code == 0 and took < 10, serve.log

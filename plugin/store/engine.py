@@ -164,11 +164,12 @@ SYNCHRONOUS = ("normal", "full", "extra")
 
 
 def sqlite_file(url: URL) -> str | None:
-    """The file of a SQLite database on disk; None in memory (or given as a URI)."""
+    """The file of a SQLite database on disk; None in memory, given as a URI (`?uri=true`:
+    it may name memory), or not SQLite."""
     database = url.database or ""
-    if database in {"", ":memory:"} or database.startswith("file:"):
+    if url.get_backend_name() != "sqlite" or database in {"", ":memory:"}:
         return None
-    return database
+    return None if url.query.get("uri") else database
 
 
 def _sqlite_engine(url: URL) -> Engine:

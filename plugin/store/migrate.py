@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
 from plugin.errors import StoreError
-from plugin.store.engine import make_engine, parse_url, safe_url
+from plugin.store.engine import make_engine, parse_url, safe_url, sqlite_file
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 LOCK_KEY = 5_310_001  # any constant: names the advisory lock that serialises upgrades
@@ -120,7 +120,7 @@ def check_at_head(engine: Engine) -> None:
 def missing_file(url: str | URL) -> bool:
     """Whether the URL names a SQLite file that does not exist (connecting creates it)."""
     parsed = parse_url(url)
-    name = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:" or parsed.query:
+    name = sqlite_file(parsed)
+    if name is None or parsed.query:
         return False  # PostgreSQL, in memory, or URI options we do not second-guess
     return not Path(name).exists()
