@@ -52,14 +52,21 @@ def event_of_json(text: str) -> Completion | TicketTransition:
 
 
 def events_from_inbox(
-    store: Store, *, after_id: int = 0, up_to_id: int | None = None
+    store: Store,
+    *,
+    after_id: int = 0,
+    up_to_id: int | None = None,
+    aside: list[int] | None = None,
 ) -> Iterator[Completion | TicketTransition]:
     """Every stored completion and ticket transition, oldest first; unreadable rows and
     events the pipeline set aside skipped (`skillrelay events` lists them, with the reason;
-    nothing is dropped from the inbox)."""
-    for _, kind, payload in store.inbox.payloads(EVENT_KINDS, after_id=after_id, up_to_id=up_to_id):
+    nothing is dropped from the inbox). The ids of those set aside go to `aside`."""
+    rows = store.inbox.payloads(EVENT_KINDS, after_id=after_id, up_to_id=up_to_id)
+    for inbox_id, kind, payload in rows:
         if kind not in EVENT_KINDS:
-            continue  # set aside by the pipeline
+            if aside is not None:
+                aside.append(inbox_id)  # set aside by the pipeline
+            continue
         try:
             yield EVENT.validate_python(payload)
         except ValidationError:

@@ -103,10 +103,45 @@ def test_failed_lists_what_was_set_aside_with_the_reason(cli: Cli) -> None:
     assert cli("worker", "--once", "--pipeline-only").code == 0
     result = cli("events", "--failed")
     assert result.code == 0, result.err
-    head, *rows = result.out.splitlines()
+    head, *rows, blank, hint = result.out.splitlines()
     assert head.split() == ["#", "source", "received", "event", "reason"]
     assert len(rows) == 1 and "jira:bad-twin" in rows[0] and "unreadable ticket payload" in rows[0]
+    assert (blank, hint) == (
+        "",
+        "fixed what failed them? `skillrelay events retry ID` (or `--all`) gives them back",
+    )
     [row] = [json.loads(line) for line in cli("events", "--failed", "--json").out.splitlines()]
     assert row["natural_key"] == "jira:bad-twin" and row["reason"].startswith("unreadable")
     with Store.open(cli_database(cli)) as store:
         assert store.inbox.count_by_status()["processed"] == 3  # the rest decided
+
+
+def test_retry_gives_events_set_aside_back_to_the_workers(cli: Cli) -> None:
+    with Store.open(cli_database(cli)) as store:
+        store.inbox.add("jira", "ticket", "jira:bad-twin", {"kind": "ticket", "summary": "\x00"})
+    assert cli("worker", "--once", "--pipeline-only").code == 0
+    [row] = [json.loads(line) for line in cli("events", "--failed", "--json").out.splitlines()]
+    retried = cli("events", "retry", str(row["id"]))
+    assert (retried.code, retried.out) == (0, f"1 event(s) go back to the workers: {row['id']}\n")
+    with Store.open(cli_database(cli)) as store:
+        assert store.inbox.count_by_status()["failed"] == 0
+    # Still unreadable: the worker sets it aside again, with its reason.
+    assert cli("worker", "--once", "--pipeline-only").code == 0
+    [again] = [json.loads(line) for line in cli("events", "--failed", "--json").out.splitlines()]
+    assert (again["id"], again["reason"]) == (row["id"], row["reason"])
+    assert (
+        cli("events", "retry", "--all").out == f"1 event(s) go back to the workers: {row['id']}\n"
+    )
+    assert cli("events", "retry", "--all").out == "no events are set aside\n"
+
+
+def test_retry_refuses_an_event_not_set_aside(cli: Cli) -> None:
+    assert cli("worker", "--once", "--pipeline-only").code == 0
+    result = cli("events", "retry", "1", "999")
+    assert result.code == 2
+    assert result.err.splitlines() == [
+        "skillrelay: event 1 is processed, not set aside: nothing to retry",
+        "skillrelay: event 999 does not exist: nothing to retry",
+    ]
+    with Store.open(cli_database(cli)) as store:
+        assert store.inbox.count_by_status()["processed"] == 3

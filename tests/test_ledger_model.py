@@ -4,7 +4,8 @@
 Hypothesis interleaves arrivals (completions and withdrawals; tickets started, done with
 changing resolutions and assignees, reopened, done again; duplicates; any order), runs of
 any worker, workers killed after a claim or in the middle of a transaction, workers left
-behind for a while, and managers' actions. Whenever everything stored has been decided:
+behind for a while, managers' actions, and faults fixed with the events they set aside
+given back. Whenever everything stored has been decided:
 
 - the ledger equals the pure evaluation of all the events (one engine reading the whole
   inbox at once) plus what managers did;
@@ -40,7 +41,7 @@ from plugin.engine import Engine
 from plugin.errors import ConfigError
 from plugin.pipeline import Pipeline
 from plugin.pipeline.reconcile import ENGINE_ACTOR
-from plugin.replay import engine_from_inbox
+from plugin.replay import EVENT, engine_from_inbox
 from plugin.store import Award, AwardEvent, InvalidTransition, Store
 from plugin.store.identities import Identities
 from tests.test_pipeline_support import (
@@ -71,30 +72,49 @@ class Killed(BaseException):
 
 POISON_KEY = "BAD-"
 POISON_ID = "acc-poison-"
+POISON_STATUS = "Poison "
+FIXED: set[str] = set()  # poison keys and assignee ids whose fault was fixed: taken now
+
+
+def poisoned_key(key: str) -> bool:
+    return key.startswith(POISON_KEY) and key not in FIXED
+
+
+def poisoned_id(external_id: str) -> bool:
+    return external_id.startswith(POISON_ID) and external_id not in FIXED
+
+
+def poisoned_status(status: str | None) -> bool:
+    return bool(status and status.startswith(POISON_STATUS) and status not in FIXED)
 
 
 def is_poison(event: Event) -> bool:
     if not isinstance(event, TicketTransition):
         return False
     assignee = event.ticket.assignee
-    return event.ticket.key.startswith(POISON_KEY) or bool(
-        assignee and assignee.id.startswith(POISON_ID)
+    return (
+        poisoned_key(event.ticket.key)
+        or poisoned_status(event.to_status)
+        or bool(assignee and poisoned_id(assignee.id))
     )
 
 
 @pytest.fixture
 def poisons(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Engines refuse BAD- tickets; the identities store refuses the poison assignees."""
+    """Engines refuse BAD- tickets and moves to a poison status; the identities store
+    refuses the poison assignees; until the fault is FIXED."""
     add, record = Engine.add, Identities.record
 
     def engine_add(self: Engine, event: Event) -> Any:
-        if isinstance(event, TicketTransition) and event.ticket.key.startswith(POISON_KEY):
-            raise ValueError(f"no engine takes {event.ticket.key}")
+        if isinstance(event, TicketTransition) and (
+            poisoned_key(event.ticket.key) or poisoned_status(event.to_status)
+        ):
+            raise ValueError(f"no engine takes {event.ticket.key} to {event.to_status}")
         return add(self, event)
 
     def identities_record(self: Identities, sightings: Any, **kw: Any) -> None:
         sightings = list(sightings)
-        if any(s.external_id.startswith(POISON_ID) for s in sightings):
+        if any(poisoned_id(s.external_id) for s in sightings):
             raise ValueError("an assignee no store takes")
         record(self, sightings, **kw)
 
@@ -124,6 +144,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.dirty = False  # something arrived or changed since the last check
         self.cursor: dict[str, datetime] = {}  # ticket -> when its next step happens
         self.poisoned = 0
+        FIXED.clear()
 
     @initialize(count=st.integers(1, 4))
     def start(self, count: int) -> None:
@@ -206,6 +227,32 @@ class LedgerMachine(RuleBasedStateMachine):
         t = ticket(f"{POISON_KEY}{100 + self.poisoned}", who, SQL)
         self.waiting.append(move(t, "indeterminate", "done", DAY))
 
+    @rule(key=st.sampled_from(sorted(TICKETS)), person=st.sampled_from(PEOPLE))
+    def poison_work(self, key: str, person: str) -> None:
+        """A real ticket is started and done, and the engine fails on its done event (a
+        status no engine takes) until the fault is fixed."""
+        self.poisoned += 1
+        t = ticket(key, person, TICKETS[key])
+        at = self._next(key)
+        done = move(t, "indeterminate", "done", at + timedelta(minutes=60))
+        self.waiting.append(move(t, "new", "indeterminate", at))
+        self.waiting.append(
+            done.model_copy(update={"to_status": f"{POISON_STATUS}{self.poisoned}"})
+        )
+
+    @precondition(lambda self: self.feeder.inbox.count_by_status()["failed"] > 0)
+    @rule(data=st.data())
+    def fix(self, data: st.DataObject) -> None:
+        """The fault one event set aside met is fixed; an admin gives back every event set
+        aside that would not fail now (`skillrelay events retry`)."""
+        failed = self.feeder.inbox.list(status="failed", limit=100_000)
+        payload = data.draw(st.sampled_from(failed)).payload
+        assignee = payload["ticket"].get("assignee") or {}
+        FIXED.update((payload["ticket"]["key"], assignee.get("id", ""), payload["to_status"] or ""))
+        back = [i.id for i in failed if not is_poison(EVENT.validate_python(i.payload))]
+        assert self.feeder.inbox.retry_failed(back) == sorted(back)
+        self.dirty = True
+
     @precondition(lambda self: bool(self.waiting))
     @rule(data=st.data(), count=st.integers(1, 12))
     def deliver(self, data: st.DataObject, count: int) -> None:
@@ -280,6 +327,7 @@ class LedgerMachine(RuleBasedStateMachine):
         counts = self.feeder.inbox.count_by_status()
         assert counts["new"] == 0, counts
         self.check_set_aside()
+        self.check_workers()
         self.check_ledger()
         self.check_effects()
         self.check_lrs()
@@ -290,6 +338,15 @@ class LedgerMachine(RuleBasedStateMachine):
         poisoned = {e.natural_key for e in self.sent if is_poison(e)}
         assert set(failed) == poisoned, (sorted(failed), sorted(poisoned))
         assert all(reason.startswith("could not be decided") for reason in failed.values())
+
+    def check_workers(self) -> None:
+        """Every worker, once it has caught up (as it does before it writes), holds the
+        verdicts of one engine reading the whole inbox: none lacks an event given back."""
+        engine, _ = engine_from_inbox(self.feeder, MANIFEST)
+        expected = verdicts(engine)
+        for i, worker in enumerate(self.workers):
+            worker.relearn()
+            assert verdicts(worker.engine) == expected, f"worker {i}"
 
     def check_ledger(self) -> None:
         engine, _ = engine_from_inbox(self.feeder, MANIFEST)
@@ -340,6 +397,10 @@ class LedgerMachine(RuleBasedStateMachine):
             if live[a.id] != (1 if a.state in GRANTED else 0)
         ]
         assert not wrong, f"(award, state, live earned statements): {wrong[:10]}"
+
+
+def verdicts(engine: Engine) -> dict[Any, tuple[str, bool]]:
+    return {d.key: (d.reason, d.awarded) for d in engine.decisions()}
 
 
 def expect(

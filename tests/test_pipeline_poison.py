@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from plugin.domain import Completion, PersonRef, TicketTransition
 from plugin.engine import Engine
+from plugin.pipeline import pipeline as pipeline_module
 from plugin.pipeline.reconcile import Reconciler
 from plugin.store import Store
 from plugin.store.base import utc_now
@@ -189,3 +190,112 @@ def test_a_fault_in_every_transaction_is_blamed_on_no_event(
         pipeline(store).run_once()
     assert set_aside(store) == {}
     assert store.inbox.count_by_status()["failed"] == 0
+
+
+# -- a burst of bad events: each run sets some aside for good, none waits for a lease --------
+
+BURST = 12  # tickets, two events each: more than any one run used to set aside
+
+
+def refuse_all_bad(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """Engines refuse BAD- tickets, or the identities store refuses acc-eve- assignees."""
+    if where == "engine":
+        add = Engine.add
+
+        def engine_add(self: Engine, event: Any) -> Any:
+            if isinstance(event, TicketTransition) and event.ticket.key.startswith("BAD-"):
+                raise ValueError(f"no engine takes {event.ticket.key}")
+            return add(self, event)
+
+        monkeypatch.setattr(Engine, "add", engine_add)
+        return
+    record = Identities.record
+
+    def identities_record(self: Identities, sightings: Any, **kw: Any) -> None:
+        sightings = list(sightings)
+        if any(s.external_id.startswith("acc-eve-") for s in sightings):
+            raise ValueError("an assignee no store takes")
+        record(self, sightings, **kw)
+
+    monkeypatch.setattr(Identities, "record", identities_record)
+
+
+def burst(where: str) -> list[TicketTransition]:
+    events = []
+    for n in range(BURST):
+        eve = PersonRef(system="jira", id=f"acc-eve-{n}", display_name="Eve")
+        who: PersonRef | str = eve if where == "identities" else "chloe.nguyen"
+        events += worked(ticket(f"BAD-{100 + n}", who), DAY + timedelta(minutes=n))
+    return events
+
+
+@pytest.mark.parametrize("where", ["engine", "identities"])
+def test_a_burst_of_bad_events_is_set_aside_however_many(
+    store: Store, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    refuse_all_bad(monkeypatch, where)
+    put(store, burst(where))  # nothing else: no event decides to carry the set-aside ones
+    a, b = pipeline(store, worker="a"), pipeline(store, worker="b")
+    drain(a)
+    drain(b)
+    assert len(set_aside(store)) == 2 * BURST
+    assert store.inbox.count_by_status()["new"] == 0
+    put(store, [completion("ben.carter"), *worked(ticket("PAY-1", "ben.carter"), DAY)])
+    drain(a)
+    assert award_of(store, "ben.carter", "PAY-1").state == "pending_approval"
+
+
+@pytest.mark.parametrize("where", ["engine", "identities"])
+def test_every_run_keeps_what_it_set_aside_and_frees_the_rest_of_its_claim(
+    store: Store, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    refuse_all_bad(monkeypatch, where)
+    monkeypatch.setattr(pipeline_module, "MAX_TRIES", 4)  # runs stop early, often
+    put(store, [completion("ben.carter"), *burst(where)])
+    put(store, worked(ticket("PAY-1", "ben.carter"), DAY + timedelta(hours=1)))
+    first = pipeline(store, worker="a")
+    runs = 0
+    while waiting := store.inbox.count_by_status()["new"]:
+        first.run_once()  # never raises: bad events are no fault of the pipeline
+        runs += 1
+        assert store.inbox.count_by_status()["new"] < waiting  # kept something
+        if runs % 2:
+            first = pipeline(store, worker=f"a{runs}")  # a restart keeps what was set aside
+    assert len(set_aside(store)) == 2 * BURST
+    assert runs > 2  # runs stopped early; the clock stands still, so no lease ran out
+    assert award_of(store, "ben.carter", "PAY-1").state == "pending_approval"
+
+
+# -- events given back after a fix: every worker counts them, not only the one deciding -----
+
+
+@pytest.mark.parametrize("b_starts", ["before", "after"])
+def test_an_event_given_back_counts_in_every_workers_engine(
+    store: Store, monkeypatch: pytest.MonkeyPatch, b_starts: str
+) -> None:
+    """Chloe's completion fails in every engine until the fault is fixed; it is given back,
+    worker a decides it, and worker b, which read it set aside (or loaded without it),
+    then awards her ticket."""
+    add = Engine.add
+
+    def engine_add(self: Engine, event: Any) -> Any:
+        if isinstance(event, Completion) and event.person.id == "103":
+            raise ValueError("no engine takes chloe's completion")
+        return add(self, event)
+
+    monkeypatch.setattr(Engine, "add", engine_add)
+    a = pipeline(store, worker="a")
+    b = pipeline(store, worker="b") if b_starts == "before" else None
+    put(store, [completion("ben.carter"), completion("chloe.nguyen")])
+    drain(a)
+    if b is None:  # loads from the inbox, reading no row twice: only the load sees it
+        monkeypatch.setattr(pipeline_module, "START_RECHECK", 0)
+        b = pipeline(store, worker="b")
+    drain(b)  # reads the rows stored since it started
+    assert list(set_aside(store)) == [completion("chloe.nguyen").natural_key]
+    monkeypatch.undo()  # fixed
+    assert len(store.inbox.retry_failed()) == 1
+    assert drain(a).processed == 1
+    put(store, worked(ticket("PAY-2", "chloe.nguyen"), DAY))
+    assert drain(b).processed == 2
+    assert award_of(store, "chloe.nguyen", "PAY-2").state == "pending_approval"

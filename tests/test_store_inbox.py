@@ -155,6 +155,18 @@ def test_an_expired_lease_can_be_claimed_again(store_url: str) -> None:
         assert (again.id, again.attempts) == (item.id, 2)
 
 
+def test_a_release_frees_only_the_workers_own_undecided_events(store: Store) -> None:
+    store.inbox.add_many(event(f"k{i}") for i in range(4))
+    mine = store.inbox.claim(3, "w1")
+    [theirs] = store.inbox.claim(10, "w2")
+    store.inbox.mark_failed(mine[0].id, "set aside")
+    ids = [*(i.id for i in mine), theirs.id]
+    assert store.inbox.release(ids, "w1") == 2
+    assert [i.natural_key for i in store.inbox.claim(10, "w3")] == ["k1", "k2"]
+    failed = store.inbox.get(mine[0].id)
+    assert failed is not None and failed.status == "failed"
+
+
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import fields, replace
 from typing import Any
 
@@ -41,6 +42,17 @@ def register(sub: Any) -> None:
     parser.add_argument("--manifest", help="manifest file (default $SKILLRELAY_MANIFEST)")
     parser.add_argument("--database", help="database URL (default $SKILLRELAY_DATABASE_URL)")
     parser.set_defaults(func=run)
+    actions = parser.add_subparsers(dest="events_command", metavar="ACTION")
+    retry = actions.add_parser(
+        "retry",
+        help="give events set aside back to the workers, once what failed them is fixed",
+    )
+    chosen = retry.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("ids", metavar="ID", type=int, nargs="*", default=[], help="event id(s)")
+    chosen.add_argument("--all", action="store_true", help="every event set aside")
+    # SUPPRESS: `events --database URL retry 7` keeps the URL given before the action.
+    retry.add_argument("--database", default=argparse.SUPPRESS, help="database URL")
+    retry.set_defaults(func=run_retry)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,7 +108,25 @@ def run_failed(args: argparse.Namespace) -> int:
     for row in table:
         cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=False)]
         print("  ".join([*cells, row[4]]))
+    print("\nfixed what failed them? `skillrelay events retry ID` (or `--all`) gives them back")
     return 0
+
+
+def run_retry(args: argparse.Namespace) -> int:
+    """Events set aside go back to the inbox as new: a worker decides them again (and sets
+    aside again, with the reason, any that still fail)."""
+    with Store.open(database_url(args.database)) as store:
+        back = store.inbox.retry_failed(None if args.all else args.ids)
+        missing = [] if args.all else sorted(set(args.ids) - set(back))
+        for id in missing:
+            item = store.inbox.get(id)
+            state = f"is {item.status}, not set aside" if item else "does not exist"
+            print(f"skillrelay: event {id} {state}: nothing to retry", file=sys.stderr)
+    if back:
+        print(f"{len(back)} event(s) go back to the workers: {', '.join(map(str, back))}")
+    elif args.all:
+        print("no events are set aside")
+    return 2 if missing else 0
 
 
 def failed_json(item: InboxItem) -> dict[str, Any]:

@@ -10,7 +10,9 @@ gaps there are only ids that were rolled back.
 
 A gap that expires, and a jump too long to track, is remembered as lost: should another
 worker decide an event with a lost id after all, `unread` says so and the pipeline reads it
-before it reconciles (watermark.py).
+before it reconciles (watermark.py). So is a row read while it was set aside (status
+failed): an admin may give it back (`skillrelay events retry`), and whoever decides it then
+is not the only engine to count it.
 
 Rows are read on the caller's connection, inside its transaction: on SQLite a second
 connection could not begin while the caller holds the write lock. `Inbox.payloads` opens
@@ -20,12 +22,12 @@ its own connection, so this reads with `read_payload_texts` on the caller's conn
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from plugin.store.inbox import read_payload_texts
+from plugin.store.inbox import SET_ASIDE, read_payload_texts
 from plugin.store.schema import inbox
 
 log = logging.getLogger("skillrelay.pipeline")
@@ -42,9 +44,10 @@ Row = tuple[int, str, str]  # (inbox id, kind, payload as JSON text)
 
 
 class Horizon:
-    def __init__(self, upto: int, clock: Callable[[], datetime]) -> None:
+    def __init__(self, upto: int, clock: Callable[[], datetime], aside: Iterable[int] = ()) -> None:
         self.upto = upto  # the highest inbox id read
         self.clock = clock
+        self.aside = set(aside)  # ids read while set aside: their event is not in the engine
         self.gaps: dict[int, datetime] = {}  # id missing below `upto` -> when first missed
         self.lost: set[int] = set()  # gaps that expired: never read, no longer looked for
         self.lost_ranges: list[tuple[int, int]] = []  # [start, stop) jumps not tracked
@@ -59,12 +62,14 @@ class Horizon:
             for i in ids
             if i > self.upto
             or i in self.lost
+            or i in self.aside
             or any(start <= i < stop for start, stop in self.lost_ranges)
         ]
 
     def found(self, ids: list[int]) -> None:
         """These unread ids were read after all."""
         self.lost.difference_update(ids)
+        self.aside.difference_update(ids)
 
     def read(self, conn: Connection) -> list[Row]:
         """Rows not read before: gaps that have appeared since, then everything newer."""
@@ -76,6 +81,7 @@ class Horizon:
             found.append(row)
             last = row[0]
         self.upto = last
+        self.aside.update(row[0] for row in found if row[1] == SET_ASIDE)
         return found
 
     def _filled(self, conn: Connection, now: datetime) -> Iterator[Row]:

@@ -32,8 +32,8 @@ Delivery markers and progress signals (kind "progress": a learner started a modu
 marked processed as they are claimed, without deciding: no engine reads them.
 
 An event that makes the transaction fail is set aside (`_decide_isolating`): marked failed
-with its reason in the transaction that decides the others, and skipped by every reader
-(the inbox shows its kind as "failed"), so no engine counts it.
+with its reason, and skipped by every reader (the inbox shows its kind as "failed"), so no
+engine counts it. Each one is kept as it is found, so a burst of them never stops a worker.
 
 Identities: when an admin maps an external id (`identities map` sets its person and
 `mapped_at`), the next `run_once` notices the newer `mapped_at` and re-resolves (`relearn`); every
@@ -81,8 +81,9 @@ PROGRESS = "progress"  # started / worked on a module: read by reminders, never 
 START_RECHECK = 1000  # ids read again on the first catch-up: rows still committing at start
 BATCH_BACKLOG = 50_000  # inbox rows from the first undecided one: more, and a start loads all
 RELEARN_SECONDS = 60.0
-MAX_ASIDE = 10  # events set aside in one run: more looks like a fault, not bad events
-MAX_TRIES = 64  # failed transactions in one run before the error is raised
+# Failed transactions in one run before it gives its claim back, once it has decided or set
+# aside something (halving finds a bad event in log2(batch) + 2 tries).
+MAX_TRIES = 64
 REASON_CHARS = 500
 # Events a catch-up read before this worker claimed them, kept so the claim neither reads
 # nor adds them again; beyond this many (others' claims, a backlog) the oldest are dropped.
@@ -195,8 +196,9 @@ class Pipeline:
         self.resolver = IdentityResolver(self.manifest, learned)
         cut, last = self._cut()
         self.engine = Engine(self.manifest, learned)
-        self.engine.load(events_from_inbox(self.store, up_to_id=cut))
-        self.horizon = Horizon(max(0, min(cut, last - START_RECHECK)), self.clock)
+        aside: list[int] = []  # rows the load skipped as set aside
+        self.engine.load(events_from_inbox(self.store, up_to_id=cut, aside=aside))
+        self.horizon = Horizon(max(0, min(cut, last - START_RECHECK)), self.clock, aside)
         self._early = {}
         self._learned_at = self.clock()
         self._full = True  # bring the whole ledger in line on the first transaction
@@ -286,26 +288,38 @@ class Pipeline:
     ) -> None:
         """Decide `claimed`; when that fails because of an event, set the event aside.
 
-        A failure while one event is added or applied names that event (`Poisoned`). Any
-        other failure splits the batch in halves until one event fails alone; it is set
-        aside if the other events decide without it, else the fault is not in this
-        worker's events and the error is raised (the claim is retried after its lease).
-        An event set aside is marked failed with its reason in the same transaction that
-        decides the others, so no engine counts it. Database errors that may pass are
-        raised as they are."""
-        batches, aside, tries = [claimed], dict[int, str](), 0
+        A failure while one event is added or applied names that event (`Poisoned`): it is
+        marked failed at once, in a transaction of its own, so every run keeps what it set
+        aside however many bad events arrive together. Any other failure splits the batch
+        in halves until one event fails alone; that one is set aside if the other events
+        decide without it (marked failed in the transaction that decides them), else the
+        fault is not in this worker's events and the error is raised (the claim is retried
+        after its lease). Database errors that may pass are raised as they are. After
+        MAX_TRIES failed transactions, once it has kept something, the run stops and gives
+        back what it has not decided, for the next run to claim at once."""
+        batches, aside, tries, kept = [claimed], dict[int, str](), 0, 0
+        named: set[int] = set()  # set aside and committed: named by the engine
         while batches:
-            batch = [(item, event) for item, event in batches.pop() if item.id not in aside]
+            batch = [
+                (item, event)
+                for item, event in batches.pop()
+                if item.id not in aside and item.id not in named
+            ]
             try:
                 if self._stale:
                     self._load()
                 self._decide(batch, stats, aside, known)
             except Exception as exc:
                 tries += 1
-                if transient(exc) or tries > MAX_TRIES or len(aside) >= MAX_ASIDE:
+                if transient(exc):
                     raise
+                if tries > MAX_TRIES and kept:  # a run ends having kept something
+                    self._give_back(claimed, tries)
+                    return
                 if isinstance(exc, Poisoned):
-                    aside[exc.inbox_id] = why(exc.cause)
+                    self._set_aside(exc.inbox_id, why(exc.cause), stats)
+                    named.add(exc.inbox_id)
+                    kept += 1
                     batches.append(batch)
                 elif len(batch) > 1:
                     half = len(batch) // 2
@@ -319,7 +333,26 @@ class Pipeline:
             for inbox_id, reason in aside.items():
                 log.warning("inbox item %d set aside: %s", inbox_id, reason)
             stats.failed += len(aside)
-            aside = {}
+            aside, kept = {}, kept + 1
+
+    def _set_aside(self, inbox_id: int, reason: str, stats: PipelineStats) -> None:
+        """Mark an event the engine failed on as failed, under the decider lock: deciders
+        read the inbox under it, so each one either added the event before or skips it."""
+        with self.store.transaction() as conn:
+            hold_decider_lock(conn)
+            self.store.inbox.mark_failed(inbox_id, reason, conn=conn)
+        log.warning("inbox item %d set aside: %s", inbox_id, reason)
+        stats.failed += 1
+
+    def _give_back(self, claimed: Claimed, tries: int) -> None:
+        """End the run: the claimed events still undecided are free for the next claim."""
+        ids = [item.id for item, _ in claimed]
+        back = self.store.inbox.release(ids, self.worker_id)
+        log.warning(
+            "stopped after %d failed transactions; %d claimed event(s) go back to the inbox",
+            tries,
+            back,
+        )
 
     def _decide(
         self,

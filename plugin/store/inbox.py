@@ -37,6 +37,15 @@ _CLAIMED = [
     if column.name in {f.name for f in fields(ClaimedItem)}
 ]
 _FINISH = update(inbox).where(inbox.c.id.in_(bindparam("row_ids", expanding=True)))
+_RELEASE = (
+    update(inbox)
+    .where(
+        inbox.c.id.in_(bindparam("row_ids", expanding=True)),
+        inbox.c.claimed_by == bindparam("worker"),
+        inbox.c.status == "new",
+    )
+    .values(claimed_by=None, claimed_until=None)
+)
 # `kind || ''`: a row's kind in a form no index on kind serves, for reads of the rows after
 # an id. Those must go by id; through the index on (kind, received_at), SQLite visited every
 # row of the kinds asked for and sorted them, on each read: 3 ms at 20,000 rows.
@@ -140,6 +149,27 @@ class Inbox(Repository):
     def mark_deferred(self, id: int, reason: str, *, conn: Connection | None = None) -> None:
         """Park an event that cannot be decided yet; claim(statuses=("deferred",)) finds it."""
         self._finish([id], conn, status="deferred", error=reason)
+
+    def release(self, ids: Iterable[int], worker: str, *, conn: Connection | None = None) -> int:
+        """End `worker`'s lease on those of `ids` it still holds undecided; how many."""
+        ids = list(ids)
+        if not ids:
+            return 0
+        with self.tx(conn) as c:
+            result = c.execute(_RELEASE, {"row_ids": ids, "worker": worker})
+        return int(result.rowcount)
+
+    def retry_failed(
+        self, ids: Iterable[int] | None = None, *, conn: Connection | None = None
+    ) -> list[int]:
+        """Give events set aside back to the workers (all of them when `ids` is None); the
+        ids given back. Workers' engines skipped them, so each counts them once decided."""
+        query = update(inbox).where(inbox.c.status == SET_ASIDE)
+        if ids is not None:
+            query = query.where(inbox.c.id.in_(list(ids)))
+        query = query.values(status="new", error=None, claimed_by=None, claimed_until=None)
+        with self.tx(conn) as c:
+            return sorted(c.execute(query.returning(inbox.c.id)).scalars())
 
     def _finish(self, ids: list[int], conn: Connection | None, **values: Any) -> None:
         if not ids:
