@@ -28,6 +28,7 @@ PAGES = (
     "/ui/identities",
     "/ui/outbox",
     "/ui/outbox?state=dead",
+    "/ui/set-aside",
     "/ui/audit",
 )
 

@@ -31,9 +31,8 @@ from tests.test_pipeline_support import (
     ticket,
     worked,
 )
-from tests.test_webui_app import KEY, client_of, make_ui, token
+from tests.test_webui_app import client_of, make_ui, russian_client, token
 from tests.test_webui_app import world as world  # the fixture
-from webhooks import create_app
 from webui.pages import identities
 from webui.pages.identities import indexed_suggestion
 
@@ -107,8 +106,9 @@ def test_only_admins_see_or_act(
 
 def test_admins_find_the_pages_in_the_header(admin: FlaskClient) -> None:
     page = text(admin.get("/ui/me"))
-    links = re.findall(r'<a href="(/ui/[a-z]+)"', page)
+    links = re.findall(r'<a href="(/ui/[a-z-]+)"', page)
     assert links.index("/ui/skills") < links.index("/ui/identities") < links.index("/ui/outbox")
+    assert links.index("/ui/outbox") < links.index("/ui/set-aside") < links.index("/ui/audit")
 
 
 # --- skills and mappings ---
@@ -469,13 +469,7 @@ def test_the_pages_in_russian(world: tuple[Store, dict[str, int]]) -> None:
     store, _ = world
     held_ticket(store)
     dead_and_done(store)
-    data = MANIFEST.model_dump(mode="json", exclude_none=True)
-    for person in data["identities"]["people"]:
-        if person["id"] == "chloe.nguyen":
-            person["locale"] = "ru"
-    manifest = type(MANIFEST).model_validate(data)
-    settings = {"ALLOW_UNSIGNED": True, "UI_SECRET_KEY": KEY, "UI_INSECURE_HTTP": True}
-    client = client_of(create_app(settings, store=store, manifest=manifest, env={}), "chloe.nguyen")
+    client = russian_client(store, "chloe.nguyen")
     skills = text(client.get("/ui/skills?ticket=PAY-101"))
     assert "Навыки и их привязка к задачам" in skills and "Получит" in skills
     assert "«X» — не ключ задачи Jira" in text(client.get("/ui/skills?ticket=X"))

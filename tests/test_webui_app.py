@@ -72,6 +72,17 @@ def client_of(app: Flask, person: str) -> FlaskClient:
     return client
 
 
+def russian_client(store: Store, person: str) -> FlaskClient:
+    """`person` signed in, with the manifest giving them the locale ru."""
+    data = MANIFEST.model_dump(mode="json", exclude_none=True)
+    for found in data["identities"]["people"]:
+        if found["id"] == person:
+            found["locale"] = "ru"
+    manifest = type(MANIFEST).model_validate(data)
+    settings = {"ALLOW_UNSIGNED": True, "UI_SECRET_KEY": KEY, "UI_INSECURE_HTTP": True}
+    return client_of(create_app(settings, store=store, manifest=manifest, env={}), person)
+
+
 def test_the_ui_is_off_without_a_key(store: Store) -> None:
     app = create_app({"ALLOW_UNSIGNED": True}, store=store, manifest=MANIFEST, env={})
     response = app.test_client().get("/ui/")
@@ -340,14 +351,7 @@ def test_pages_by_role(app: Flask, world: tuple[Store, dict[str, int]]) -> None:
 
 
 def test_russian_for_a_russian_speaker(world: tuple[Store, dict[str, int]]) -> None:
-    data = MANIFEST.model_dump(mode="json", exclude_none=True)
-    for person in data["identities"]["people"]:
-        if person["id"] == "amara.okafor":
-            person["locale"] = "ru"
-    manifest = type(MANIFEST).model_validate(data)
-    settings = {"ALLOW_UNSIGNED": True, "UI_SECRET_KEY": KEY, "UI_INSECURE_HTTP": True}
-    app = create_app(settings, store=world[0], manifest=manifest, env={})
-    page = client_of(app, "amara.okafor").get("/ui/approvals").get_data(as_text=True)
+    page = russian_client(world[0], "amara.okafor").get("/ui/approvals").get_data(as_text=True)
     assert '<html lang="ru">' in page and "Согласовать выбранные" in page
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from playwright.sync_api import Page
 
 from plugin.store import Store
+from tests.peers.a11y import serious_violations
 from tests.peers.browser import save_screenshot
 from tests.test_pipeline_support import award_of, drain, pipeline
 from tests.test_webui_admin import KOFI, dead_and_done, held_ticket
 from tests.test_webui_browser import served as served  # the fixture
 from tests.test_webui_browser import sign_in
+from tests.test_webui_set_aside import REASON, unreadable
 
 Served = tuple[str, Store, dict[str, int]]
 
@@ -72,6 +74,33 @@ def test_an_admin_retries_a_dead_effect(served: Served, page: Page, page_errors:
     again = page.request.post(f"{base}/ui/outbox/retry", form=sent)
     assert again.ok and f"Effect {dead.id} is waiting, not dead: nothing to retry" in again.text()
     assert store.outbox.get(dead.id) == item
+    assert page_errors == []
+
+
+def test_an_admin_gives_back_an_event_set_aside(
+    served: Served, page: Page, page_errors: list[str]
+) -> None:
+    base, store, _ = served
+    [event] = unreadable(store, 1)
+    sign_in(page, base, "chloe.nguyen")
+    page.get_by_role("link", name="Set aside", exact=True).click()
+    page.wait_for_load_state()
+    assert REASON in page.inner_text(f"#event-{event}")
+    assert serious_violations(page) == []
+    save_screenshot(page, "webui-admin-set-aside")
+
+    page.get_by_role("button", name=f"Give back event {event}").click()
+    page.wait_for_load_state()
+    body = page.inner_text("body")
+    assert f"Event {event} goes back to the workers." in body
+    assert "No events are set aside" in body
+    assert store.inbox.get(event).status == "new"  # type: ignore[union-attr]
+    drain(pipeline(store, worker="w2"))  # still unreadable: set aside again
+    page.reload()
+    assert REASON in page.inner_text(f"#event-{event}")
+    page.get_by_role("button", name="Give back all 1").click()
+    page.wait_for_load_state()
+    assert "1 event(s) go back to the workers." in page.inner_text("body")
     assert page_errors == []
 
 

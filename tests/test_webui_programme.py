@@ -25,7 +25,7 @@ from tests.test_pipeline_support import (
     northwind,
     put,
 )
-from tests.test_webui_app import KEY, add_users, client_of, make_ui
+from tests.test_webui_app import KEY, add_users, client_of, make_ui, russian_client
 from webhooks import create_app
 
 SPRINT = "2026-11-a"  # northwind's three awards: tickets done on 4 November
@@ -161,14 +161,7 @@ def test_the_sprint_picker(app: Flask, world: tuple[Store, dict[str, int]]) -> N
 
 
 def test_the_dashboard_in_russian(world: tuple[Store, dict[str, int]]) -> None:
-    data = MANIFEST.model_dump(mode="json", exclude_none=True)
-    for person in data["identities"]["people"]:
-        if person["id"] == "amara.okafor":
-            person["locale"] = "ru"
-    manifest = type(MANIFEST).model_validate(data)
-    settings = {"ALLOW_UNSIGNED": True, "UI_SECRET_KEY": KEY, "UI_INSECURE_HTTP": True}
-    app = create_app(settings, store=world[0], manifest=manifest, env={})
-    amara = client_of(app, "amara.okafor")
+    amara = russian_client(world[0], "amara.okafor")
     page = text(amara, f"/ui/dashboard?sprint={SPRINT}")
     assert "Воронка спринта" in page and "Остаток бюджета" in page
     assert "Наград, ждущих согласования: 1" in page

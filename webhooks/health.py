@@ -68,7 +68,8 @@ def _inbox_problem(found: Services) -> tuple[str, str] | None:
         seconds = int(window.total_seconds())
         return "inbox_failing", (
             f"{failed} inbox events received in the last {seconds} s failed and were "
-            "quarantined; their reasons are in the inbox's error column "
+            "set aside: `skillrelay events --failed` (or the web UI's Set aside page) lists "
+            "each with its reason, and gives them back once what failed them is fixed "
             "(skillrelay_inbox_failed_events counts them by reason)"
         )
     return None

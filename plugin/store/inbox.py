@@ -197,10 +197,13 @@ class Inbox(Repository):
         status: InboxStatus | None = None,
         limit: int = 100,
         *,
+        before: int | None = None,
         conn: Connection | None = None,
     ) -> Items:
-        """The newest events first."""
+        """The newest events first; with `before`, those with lower ids (a keyset page)."""
         query = select(inbox).order_by(inbox.c.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(inbox.c.id < before)
         for column, value in (("source", source), ("kind", kind), ("status", status)):
             if value is not None:
                 query = query.where(inbox.c[column] == value)
