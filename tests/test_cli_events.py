@@ -133,6 +133,12 @@ def test_retry_gives_events_set_aside_back_to_the_workers(cli: Cli) -> None:
         cli("events", "retry", "--all").out == f"1 event(s) go back to the workers: {row['id']}\n"
     )
     assert cli("events", "retry", "--all").out == "no events are set aside\n"
+    with Store.open(cli_database(cli)) as store:
+        audited = [(e.target, e.detail, e.remote_addr) for e in store.audit.list()]
+    assert audited == [
+        ("events:set-aside", {"count": 1, "ids": [row["id"]]}, "cli"),
+        (f"event:{row['id']}", {"count": 1, "ids": [row["id"]]}, "cli"),
+    ]
 
 
 def test_retry_refuses_an_event_not_set_aside(cli: Cli) -> None:

@@ -61,7 +61,7 @@ def test_all_are_given_back_at_once(
     admin: FlaskClient, world: tuple[Store, dict[str, int]]
 ) -> None:
     store, _ = world
-    unreadable(store, 3)
+    ids = unreadable(store, 3)
     assert "Give back all 3" in text(admin.get("/ui/set-aside"))
     form = {"all": "1", "csrf_token": token(admin, "/ui/set-aside")}
     page = text(admin.post("/ui/set-aside/retry", data=form, follow_redirects=True))
@@ -69,7 +69,7 @@ def test_all_are_given_back_at_once(
     assert "No events are set aside" in page
     assert store.inbox.count_by_status()["failed"] == 0
     [row] = [e for e in store.audit.list() if e.action == "events.retry"]
-    assert (row.target, row.detail) == ("events:set-aside", {"count": 3})
+    assert (row.target, row.detail) == ("events:set-aside", {"count": 3, "ids": ids})
 
 
 def test_the_list_is_paged(admin: FlaskClient, world: tuple[Store, dict[str, int]]) -> None:

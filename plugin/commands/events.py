@@ -25,6 +25,8 @@ from plugin.runtime import SOURCE_NAMES
 from plugin.settings import database_url, manifest_path
 from plugin.store import InboxItem, Store
 
+MAX_AUDITED = 100  # ids listed in the audit entry of one retry
+
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
@@ -116,7 +118,12 @@ def run_retry(args: argparse.Namespace) -> int:
     """Events set aside go back to the inbox as new: a worker decides them again (and sets
     aside again, with the reason, any that still fail)."""
     with Store.open(database_url(args.database)) as store:
-        back = store.inbox.retry_failed(None if args.all else args.ids)
+        with store.transaction() as conn:  # given back and audited together, as the web UI
+            back = store.inbox.retry_failed(None if args.all else args.ids, conn=conn)
+            if back:
+                target = "events:set-aside" if args.all else f"event:{back[0]}"
+                detail = {"count": len(back), "ids": back[:MAX_AUDITED]}
+                store.audit.add(None, "events.retry", target, detail, "cli", conn=conn)
         missing = [] if args.all else sorted(set(args.ids) - set(back))
         for id in missing:
             item = store.inbox.get(id)

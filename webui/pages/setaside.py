@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from plugin.commands.events import MAX_AUDITED
 from webui import nav, words
 from webui.pages._admin import PAGE, admin, row_id
 from webui.views import audit, bp, refuse, t, ui
@@ -87,7 +88,7 @@ def retry_set_aside() -> BaseResponse:
     store = ui().store
     if request.form.get("all") == "1":
         back = store.inbox.retry_failed()
-        audit("events.retry", "events:set-aside", count=len(back))
+        audit("events.retry", "events:set-aside", count=len(back), ids=back[:MAX_AUDITED])
         flash(t("aside_retried_all", count=len(back)), "ok")
         return redirect(url_for("webui.set_aside"), 303)
     event = row_id(request.form.get("event"))
