@@ -121,7 +121,8 @@ def run_retry(args: argparse.Namespace) -> int:
         with store.transaction() as conn:  # given back and audited together, as the web UI
             back = store.inbox.retry_failed(None if args.all else args.ids, conn=conn)
             if back:
-                target = "events:set-aside" if args.all else f"event:{back[0]}"
+                one = len(back) == 1 and not args.all
+                target = f"event:{back[0]}" if one else "events:set-aside"  # the ids: below
                 detail = {"count": len(back), "ids": back[:MAX_AUDITED]}
                 store.audit.add(None, "events.retry", target, detail, "cli", conn=conn)
         missing = [] if args.all else sorted(set(args.ids) - set(back))
