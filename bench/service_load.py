@@ -1,4 +1,4 @@
-"""Child processes for bench/bench_service.py: the load generator and the reference apps.
+"""Reference apps for the webhook benchmarks (bench/bench_ingest.py), and the deliveries they take.
 
     python -m bench.service_load bare|signed|floor --threads 4 [--folder DIR | --database URL]
         A reference app under the same waitress server class as `skillrelay serve`
@@ -9,15 +9,6 @@
         same steps as an RSGI app on granian, as skillrelay's webhook routes run there).
         Prints `listening on <url>`, runs until SIGTERM.
 
-    python -m bench.service_load load --url URL --template FILE --duration S [--rate R]
-        Sends distinct signed Jira deliveries (X-Hub-Signature: sha256=<hmac>, a delivery
-        identifier each) from `--clients` threads, each on its own keep-alive connection
-        (http.client: far less client CPU per request than requests). Closed loop (each
-        thread sends its next delivery as soon as the last is answered) unless `--rate`:
-        then open loop, request i due at i / rate, its latency counted from when it was due
-        (a late start counts against the server: no coordinated omission). Prints one JSON
-        object: counts, statuses, elapsed seconds and latencies.
-
 The secret comes from the environment (BENCH_WEBHOOK_SECRET), never the command line.
 """
 
@@ -26,8 +17,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
-import http.client
-import itertools
 import json
 import os
 import signal
@@ -35,11 +24,9 @@ import socket
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 SECRET_ENV = "BENCH_WEBHOOK_SECRET"
 REFERENCES = ("bare", "signed", "floor")  # the reference apps, least work first
@@ -91,110 +78,6 @@ ANONYMOUS = {
     "name": "Ada Lovelace",
     "email": "ada.lovelace@unknown.example",
 }
-
-
-class Client:
-    """One keep-alive connection; reconnects after an error."""
-
-    def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.conn: http.client.HTTPConnection | None = None
-
-    def post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-        try:
-            self.conn.request("POST", PATH, body=body, headers=headers)
-            answer = self.conn.getresponse()
-            return answer.status, answer.read()
-        except (OSError, http.client.HTTPException):
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-
-
-def stored(status: int, data: bytes) -> bool:
-    """Ours answers {"status": "stored", "events": 1}; the bare app an empty 200."""
-    if status != 200:
-        return False
-    if not data:
-        return True
-    found = json.loads(data)
-    return bool(found.get("status") == "stored" and found.get("events") == 1)
-
-
-def load(
-    url: str,
-    deliveries: Deliveries,
-    *,
-    clients: int,
-    duration: float,
-    rate: float | None = None,
-    start: int = 0,
-) -> dict[str, Any]:
-    """Send deliveries start, start+1, ... for `duration` seconds; the figures."""
-    counter = itertools.count(start)
-    lock = threading.Lock()
-    statuses: Counter[str] = Counter()
-    latencies: list[float] = []  # seconds, from when due (open loop) or sent (closed loop)
-    service: list[float] = []  # seconds, from when actually sent
-    late: list[float] = []
-    done = {"ok": 0, "errors": 0}
-    began = time.monotonic()
-    end = began + duration
-
-    def worker() -> None:
-        client = Client(url)
-        try:
-            while True:
-                i = next(counter)
-                due = began + (i - start) / rate if rate else time.monotonic()
-                if due >= end:
-                    return
-                if rate:
-                    wait = due - time.monotonic()
-                    if wait > 0:
-                        time.sleep(wait)
-                body, headers = deliveries.request(i, **ANONYMOUS)
-                sent = time.monotonic()
-                try:
-                    status, data = client.post(body, headers)
-                    ok = stored(status, data)
-                    key = str(status)
-                except (OSError, http.client.HTTPException) as exc:
-                    ok, key = False, type(exc).__name__
-                finished = time.monotonic()
-                with lock:
-                    statuses[key] += 1
-                    done["ok" if ok else "errors"] += 1
-                    latencies.append(finished - (due if rate else sent))
-                    service.append(finished - sent)
-                    late.append(max(0.0, sent - due))
-        finally:
-            client.close()
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - began
-    return {
-        "sent": done["ok"] + done["errors"],
-        "ok": done["ok"],
-        "errors": done["errors"],
-        "statuses": dict(statuses),
-        "elapsed": elapsed,
-        "latencies": latencies,
-        "service": service,
-        "late_max": max(late, default=0.0),
-        "client_cpu": time.process_time(),
-    }
 
 
 def bare_app() -> Any:
@@ -460,43 +343,8 @@ def main(argv: list[str] | None = None) -> int:
             "--server", choices=("waitress", "granian"), default="waitress",
             help="floor: on granian, as an RSGI app (as `serve --server granian`)",
         )  # fmt: skip
-    send = sub.add_parser("load")
-    send.add_argument("--url", required=True)
-    send.add_argument("--template", type=Path, required=True)
-    send.add_argument("--project", default="PAY")
-    send.add_argument("--first", type=int, default=100_000)
-    send.add_argument("--run", default="bench")
-    send.add_argument("--clients", type=int, default=8)
-    send.add_argument("--duration", type=float, default=10.0)
-    send.add_argument("--warmup", type=float, default=0.0)
-    send.add_argument("--rate", type=float)
     args = parser.parse_args(argv)
-    if args.mode in REFERENCES:
-        return reference(
-            args.mode, args.threads, args.folder, args.database, wsgi=args.wsgi,
-            server_name=args.server,
-        )  # fmt: skip
-    secret = os.environ[SECRET_ENV]
-    deliveries = Deliveries(
-        args.template.read_text(), secret, project=args.project, first=args.first, run=args.run
-    )
-    warm = {"sent": 0, "ok": 0}
-    if args.warmup:
-        warm = load(args.url, deliveries, clients=args.clients, duration=args.warmup, start=0)
-    cpu = time.process_time()
-    figures = load(
-        args.url,
-        deliveries,
-        clients=args.clients,
-        duration=args.duration,
-        rate=args.rate,
-        start=10_000_000,
-    )
-    figures["client_cpu"] -= cpu
-    figures["warmup_sent"], figures["warmup_ok"] = warm["sent"], warm["ok"]
-    json.dump(figures, sys.stdout)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return reference(
+        args.mode, args.threads, args.folder, args.database, wsgi=args.wsgi,
+        server_name=args.server,
+    )  # fmt: skip
