@@ -348,3 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         args.mode, args.threads, args.folder, args.database, wsgi=args.wsgi,
         server_name=args.server,
     )  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture(scope="module")
 def found() -> dict[str, list[dict[str, Any]]]:
     sides = tuple(s for s in SIDES if s.name in NAMES)
-    return measure(1.0, 1.0, rounds=1, sides=sides, measured=6_000)
+    return measure(1.0, 1.0, rounds=1, sides=sides, measured=15_000)
 
 
 def test_wrk_loads_both_sides_and_every_answered_delivery_is_stored(
@@ -159,3 +159,15 @@ def test_the_report_gives_the_targets_that_can_be_computed(
     for label, database in rows.items():
         assert f"| {label} | {database} |" in text
     assert sum(database == POSTGRES for database in rows.values()) == 5
+
+
+def test_the_report_says_whether_a_measured_delivery_was_sent_twice(
+    found: dict[str, list[dict[str, Any]]],
+) -> None:
+    """A side that ran out of distinct deliveries measured duplicates, which are cheaper to
+    answer: the report says so rather than passing them off as deliveries."""
+    assert "Every measured request was a distinct delivery" in report(found, 1.0, 1.0)
+    repeated = {name: [{**runs[0], "wrapped": 2}] for name, runs in found.items()}
+    text = report({**found, "floor_granian": repeated["floor_granian"]}, 1.0, 1.0)
+    assert "**Repeats:** wrk ran out of distinct deliveries and sent them again " in text
+    assert "(floor_granian 2 times" in text
