@@ -98,6 +98,26 @@ def test_retry_moves_a_dead_effect_back_to_pending(run: Run, filled: Store) -> N
     assert run("--failed")[1].splitlines()[0] == "no dead effects"
 
 
+def test_a_retry_from_the_command_line_is_audited_as_from_the_web_ui(
+    run: Run, filled: Store
+) -> None:
+    """Reviving a dead effect sends a comment or a statement again: who did it is on record,
+    as for the web UI's Retry button; an effect not retried leaves no entry."""
+    [dead] = filled.outbox.list(status="dead")
+    [done] = filled.outbox.list(status="done")
+    assert run("retry", str(dead.id))[0] == 0
+    assert run("retry", str(done.id))[0] == 2
+    audited = [(e.action, e.target, e.detail, e.remote_addr) for e in filled.audit.list()]
+    assert audited == [
+        (
+            "outbox.retry",
+            f"effect:{dead.id}",
+            {"effect": "jira/label", "outcome": "pending", "previous": "dead"},
+            "cli",
+        )
+    ]
+
+
 def test_retry_unknown_or_not_dead_is_exit_2(run: Run, filled: Store) -> None:
     code, _, err = run("retry", "999999")
     assert (code, err.strip()) == (2, "skillrelay: no outbox effect 999999")

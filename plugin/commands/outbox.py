@@ -110,7 +110,7 @@ def run_retry(args: argparse.Namespace) -> int:
             if item is None:
                 print(f"skillrelay: no outbox effect {id}", file=sys.stderr)
                 code = 2
-            elif store.outbox.retry(id):
+            elif _retry(store, id, f"{item.target}/{item.action}"):
                 print(
                     f"effect {id} ({item.target}/{item.action}) is pending again, "
                     "with a fresh retry budget"
@@ -122,3 +122,13 @@ def run_retry(args: argparse.Namespace) -> int:
                 )
                 code = 2
     return code
+
+
+def _retry(store: Store, id: int, name: str) -> bool:
+    """Revive a dead effect; audited in the same transaction, as the web UI's Retry is."""
+    with store.transaction() as conn:
+        revived = store.outbox.retry(id, conn=conn)
+        if revived:
+            detail = {"effect": name, "outcome": "pending", "previous": "dead"}
+            store.audit.add(None, "outbox.retry", f"effect:{id}", detail, "cli", conn=conn)
+    return revived
