@@ -34,6 +34,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench.report import spread
 from plugin.engine import (
     CompletionFact,
     Engine,
@@ -241,13 +242,18 @@ class Generator:
             TransitionFact(f"jira:{tid}:{n}", snap, a, b, t) for n, (a, b, t) in enumerate(moves)
         ]
 
-    def backfill(self, completions: int, transitions: int) -> list[Fact]:
-        found: list[Fact] = [self.completion(i % self.people) for i in range(completions)]
+    def events(self, completions: int, transitions: int) -> Iterator[Fact]:
+        """The completions, then the tickets' moves, made one at a time."""
+        for i in range(completions):
+            yield self.completion(i % self.people)
         made = 0
         while made < transitions:
             moves = self.ticket(self.rng.randrange(self.people))[: transitions - made]
-            found.extend(moves)
+            yield from moves
             made += len(moves)
+
+    def backfill(self, completions: int, transitions: int) -> list[Fact]:
+        found = list(self.events(completions, transitions))
         self.rng.shuffle(found)
         return found
 
@@ -306,14 +312,7 @@ def generate(people: int, n: int, seed: int) -> tuple[Generator, list[Fact]]:
 def streamed(people: int, n: int, seed: int) -> Iterator[Fact]:
     """The events `generate` makes, made one at a time and never held together (as a
     worker's start reads them from the inbox), unshuffled: order does not matter."""
-    gen = Generator(people, seed)
-    for i in range(n):
-        yield gen.completion(i % people)
-    made = 0
-    while made < n:
-        moves = gen.ticket(gen.rng.randrange(people))[: n - made]
-        yield from moves
-        made += len(moves)
+    return Generator(people, seed).events(n, n)
 
 
 # --- the parts, each in a process of its own ---------------------------------------------------
@@ -400,11 +399,6 @@ def measure(
 # --- report -------------------------------------------------------------------------------------
 
 
-def _spread(values: Sequence[float], fmt: str, unit: str = "") -> str:
-    mid = statistics.median(values)
-    return f"{mid:{fmt}}{unit} ({min(values):{fmt}}–{max(values):{fmt}})"
-
-
 def table(rounds: list[Figures]) -> str:
     def of(key: str) -> list[float]:
         return [float(r[key]) for r in rounds]
@@ -413,28 +407,28 @@ def table(rounds: list[Figures]) -> str:
     ratio = [r["evaluate_s"] / r["reference_s"] for r in rounds]
     per_event = [r["reference_s"] / r["events"] * 1e9 for r in rounds]
     rows: list[tuple[str, str, str]] = [
-        ("manifest built and validated", _spread(of("manifest_s"), ".2f", " s"),
+        ("manifest built and validated", spread(of("manifest_s"), ".2f", " s"),
          f"{first['people']:,} people, {SKILLS} skills, {SKILLS * MODULES_PER_SKILL} modules"),
-        ("synthetic events generated", _spread(of("generate_s"), ".1f", " s"),
+        ("synthetic events generated", spread(of("generate_s"), ".1f", " s"),
          f"{first['events']:,} events"),
-        ("reference: 1 dict update per event", _spread(of("reference_s"), ".2f", " s"),
+        ("reference: 1 dict update per event", spread(of("reference_s"), ".2f", " s"),
          f"{statistics.median(per_event):.0f} ns/event"),
-        ("**evaluate_all** (end to end)", f"**{_spread(of('evaluate_s'), '.1f', ' s')}**",
-         f"CPU {_spread(of('evaluate_cpu_s'), '.1f', ' s')}; {first['decisions']:,} "
+        ("**evaluate_all** (end to end)", f"**{spread(of('evaluate_s'), '.1f', ' s')}**",
+         f"CPU {spread(of('evaluate_cpu_s'), '.1f', ' s')}; {first['decisions']:,} "
          f"decisions, {first['awarded']:,} awarded"),
-        ("evaluate_all / reference, per round", _spread(ratio, ".1f", "×"), ""),
+        ("evaluate_all / reference, per round", spread(ratio, ".1f", "×"), ""),
         ("**peak RSS of the backfill** (ru_maxrss after evaluate_all)",
-         f"**{_spread(of('rss_mib'), ',.0f', ' MiB')}**",
+         f"**{spread(of('rss_mib'), ',.0f', ' MiB')}**",
          "the manifest, the input events held in a list, and the engine"),
-        ("Engine.load (state only, no decision list)", _spread(of("load_s"), ".1f", " s"),
-         f"CPU {_spread(of('load_cpu_s'), '.1f', ' s')}"),
+        ("Engine.load (state only, no decision list)", spread(of("load_s"), ".1f", " s"),
+         f"CPU {spread(of('load_cpu_s'), '.1f', ' s')}"),
         (f"**Engine.add** one by one ({first['adds']:,} events after the backfill)",
-         f"**median {_spread(of('add_median_us'), '.0f', ' µs')}**",
-         f"p99 {_spread(of('add_p99_us'), '.0f', ' µs')}"),
+         f"**median {spread(of('add_median_us'), '.0f', ' µs')}**",
+         f"p99 {spread(of('add_p99_us'), '.0f', ' µs')}"),
         ("peak RSS of a worker's start: Engine.load over the events streamed",
-         _spread(of("stream_rss_mib"), ",.0f", " MiB"),
+         spread(of("stream_rss_mib"), ",.0f", " MiB"),
          "as a start reads the inbox, never holding them all; "
-         f"{_spread(of('stream_s'), '.1f', ' s')} with making them"),
+         f"{spread(of('stream_s'), '.1f', ' s')} with making them"),
     ]  # fmt: skip
     if "trace_peak_mib" in first:
         rows.append(("evaluate_all peak (tracemalloc), once", f"{first['trace_peak_mib']:.0f} MiB",

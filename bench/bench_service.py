@@ -30,7 +30,6 @@ import re
 import shutil
 import signal
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ import requests
 if not __package__:  # run as `python bench/bench_service.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.report import spread
 from bench.service_load import SECRET_ENV, Deliveries
 from connectors.local_lrs import RalphServer, start_ralph
 from connectors.xapi import LrsClient
@@ -417,7 +417,6 @@ def measure(
         try:
             for r in range(rounds):
                 for side in SIDES[r % 2 :] + SIDES[: r % 2]:
-                    server.clear()
                     if own:  # a fresh Ralph: its requests slow as it serves more
                         server.stop()
                     server.start()
@@ -465,27 +464,24 @@ def _direct(
     latencies: list[float] = []
     failures: list[str] = []
     requests_made = 0
-    url = urljoin(server.endpoint, "statements")
+    client = LrsClient(server.endpoint, auth=server.auth)
     t0 = time.monotonic() + 0.1
-    with requests.Session() as session:
-        session.auth = server.auth
-        session.headers["X-Experience-API-Version"] = "1.0.3"
-        sent = 0
-        while sent < n:
-            now = time.monotonic()
-            due = min(n, int((now - t0) * rate) + 1)  # deliveries due by now
-            if due <= sent:
-                time.sleep(max(0.0, t0 + sent / rate - now))
-                continue
-            batch = [s for i in range(sent, due) for s in statements[i]]
-            answer = session.post(url, json=batch, timeout=60)
-            requests_made += 1
+    sent = 0
+    while sent < n:
+        now = time.monotonic()
+        due = min(n, int((now - t0) * rate) + 1)  # deliveries due by now
+        if due <= sent:
+            time.sleep(max(0.0, t0 + sent / rate - now))
+            continue
+        requests_made += 1
+        try:
+            client.send_statements([s for i in range(sent, due) for s in statements[i]])
+        except Exception as exc:  # counted as rejected, as ours' failed deliveries are
+            failures.append(f"{sent}-{due - 1}: {exc}")
+        else:
             answered = time.monotonic()
-            if answer.status_code != 200:
-                failures.append(f"{sent}-{due - 1}: {answer.status_code} {answer.text[:200]}")
-            else:
-                latencies += [answered - (t0 + i / rate) for i in range(sent, due)]
-            sent = due
+            latencies += [answered - (t0 + i / rate) for i in range(sent, due)]
+        sent = due
     return {"n": n, "rate": rate, "latencies": latencies, "arrived": len(latencies),
             "failures": failures, "send_seconds": time.monotonic() - t0,
             "requests": requests_made,
@@ -608,13 +604,8 @@ def _timed_get(client: LrsClient, sid: str) -> float:
 # --- report ----------------------------------------------------------------------------------
 
 
-def _spread(values: Sequence[float], fmt: str = ".0f") -> str:
-    mid = statistics.median(values)
-    return f"{mid:{fmt}} ({min(values):{fmt}}–{max(values):{fmt}})"
-
-
 def _row(label: str, runs: list[dict[str, Any]]) -> str:
-    cells = [_spread([pct(r["latencies"], p) for r in runs]) for p in (50, 95, 99, 100)]
+    cells = [spread([pct(r["latencies"], p) for r in runs], ".0f") for p in (50, 95, 99, 100)]
     arrived = " · ".join(f"{r['arrived']:,}" for r in runs)
     failures = sum(len(r["failures"]) for r in runs)
     return f"| {label} | {arrived} of {runs[0]['n']:,} each | {' | '.join(cells)} | {failures} |"
@@ -634,7 +625,7 @@ def report(found: dict[str, list[dict[str, Any]]]) -> str:
         f"({first['send_seconds']:.1f} s) from {SENDERS} threads, each completing a ticket "
         f"labelled `{LABEL}` for a different person who completed `{MODULE}` a day earlier "
         "(preloaded as forwarded statements, POST /webhooks/xapi, decided before the clock "
-        f"starts: {_spread([r['preload_seconds'] for r in ours], '.1f')} s). `serve` runs "
+        f"starts: {spread([r['preload_seconds'] for r in ours], '.1f')} s). `serve` runs "
         f"as by default ({THREADS} threads, SQLite, its worker process; the webhook wakes "
         "the pipeline, the pipeline the outbox); the Jira effects are a logged dry run "
         "(`--jira-dry-run`). Latency is from sending the delivery to the `stored` time "
@@ -652,7 +643,7 @@ def report(found: dict[str, list[dict[str, Any]]]) -> str:
         _row("reference: the statements written straight to Ralph, batched", direct),
         "",
         f"**P5: p95 < {TARGET_P95_MS:.0f} ms: {verdict}** (worst round {worst:.0f} ms). "
-        f"p95 ours / the LRS's own: {_spread(ratio, '.1f')}×.",
+        f"p95 ours / the LRS's own: {spread(ratio, '.1f')}×.",
         "",
         "Notes:",
         "",
@@ -665,18 +656,19 @@ def report(found: dict[str, list[dict[str, Any]]]) -> str:
         )
         + ".",
         f"- Ralph's fs backend reads its whole file on every request: a GET took "
-        f"{_spread([r['ralph_get_empty_ms'] for r in ours])} ms on the empty file and a "
-        f"median {_spread([pct(r['by_id'], 50) for r in ours])} ms per id at the end "
+        f"{spread([r['ralph_get_empty_ms'] for r in ours], '.0f')} ms on the empty file and a "
+        f"median {spread([pct(r['by_id'], 50) for r in ours], '.0f')} ms per id at the end "
         f"({first['lrs_lines']:,} statements: performed and earned). Its POSTs check ids "
         "against the file the same way, so every write slows as the file grows, for both "
         "sides.",
         f"- Detection: polling rounds (`GET /statements?since=` one second before the oldest "
         f"unseen delivery's time, matched by id) took a median "
-        f"{_spread([pct(r['rounds'], 50) for r in ours])} ms, p99 "
-        f"{_spread([pct(r['rounds'], 99) for r in ours])} ms. Counted when a poll first "
-        f"returns it, the p95 would be {_spread([pct(r['seen_latencies'], 95) for r in ours])} "
-        "ms: a round more. Polling each id instead would cost Ralph a scan per id per round.",
-        f"- The reference's writer made {_spread([r['requests'] for r in direct])} requests "
+        f"{spread([pct(r['rounds'], 50) for r in ours], '.0f')} ms, p99 "
+        f"{spread([pct(r['rounds'], 99) for r in ours], '.0f')} ms. Counted when a poll first "
+        "returns it, the p95 would be "
+        f"{spread([pct(r['seen_latencies'], 95) for r in ours], '.0f')} ms: a round more. "
+        "Polling each id instead would cost Ralph a scan per id per round.",
+        f"- The reference's writer made {spread([r['requests'] for r in direct], '.0f')} requests "
         f"for {first['n']:,} deliveries' statements.",
         f"- Exit codes of `serve`: {', '.join(str(r['exit_code']) for r in ours)}. The "
         "webhook ingest throughput is in `ingest`.",

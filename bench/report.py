@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import re
+import statistics
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,3 +56,9 @@ def write_section(name: str, body: str, path: Path = BENCHMARKS) -> None:
         else f"{text.rstrip()}\n\n{section}\n"
     )
     path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+
+
+def spread(values: Sequence[float], fmt: str, unit: str = "") -> str:
+    """The median of the rounds with their range: `12.8× (12.7–12.9)`."""
+    mid = statistics.median(values)
+    return f"{mid:{fmt}}{unit} ({min(values):{fmt}}–{max(values):{fmt}})"
